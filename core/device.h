@@ -17,7 +17,8 @@ struct Device {
 };
 
 inline Device cpu() { return Device{DeviceType::CPU, 0}; }
-inline Device cuda(int index = 0) { return Device{DeviceType::CUDA, index}; }
+// NOTE: named cuda_device (not cuda) because vq::cuda is the namespace of CUDA kernels.
+inline Device cuda_device(int index = 0) { return Device{DeviceType::CUDA, index}; }
 
 // Parses "cpu", "cuda", "cuda:N"; throws ConfigError otherwise.
 Device parse_device(const std::string& s);

@@ -23,7 +23,7 @@ void check(cudaError_t err, const char* what) {
 }
 
 cudaStream_t stream(int device) {
-  check<DeviceError>(device >= 0 && device < kMaxDevices, "cuda: bad device index ", device);
+  vq::check<DeviceError>(device >= 0 && device < kMaxDevices, "cuda: bad device index ", device);
   check(cudaSetDevice(device), "cudaSetDevice");
   std::lock_guard<std::mutex> lk(g_mu);
   if (!g_streams[device]) {

@@ -95,5 +95,5 @@ TEST_CASE("tensor: errors name the shapes") {
 
 TEST_CASE("tensor: CUDA tensors need a GPU") {
   if (cuda_available()) return;
-  CHECK_THROWS_AS(Tensor::zeros({2}, DType::f32, cuda()), DeviceError);
+  CHECK_THROWS_AS(Tensor::zeros({2}, DType::f32, cuda_device()), DeviceError);
 }
