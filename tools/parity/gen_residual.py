@@ -1,0 +1,46 @@
+"""Golden fixtures for the residual families (tests/fixtures/Residual*/).
+quantize_dropout stays off (it draws a random depth)."""
+
+from quantizer_case import lens_mask, run_case, vq_state
+
+
+def generate():
+    p = vq_state()
+    rvq = {"dim": 16, "codebook_size": 32, "num_quantizers": 3}
+    run_case(module="ResidualVQ", name="default_eval", case="ResidualVQ dim=16 K=32 q=3, eval, decode",
+             config=rvq, mode="eval", seed=600, x_shape=(2, 8, 16), prepare=p, backward=False,
+             decode="output_from_indices")
+    run_case(module="ResidualVQ", name="default_train", case="ResidualVQ q=3 training step: per-layer losses (q,), EMA of every layer",
+             config=rvq, mode="train", seed=601, x_shape=(2, 8, 16), prepare=p)
+    run_case(module="ResidualVQ", name="codebook_dim_train", case="ResidualVQ with codebook_dim=8 (per-layer projections), q=2",
+             config={"dim": 16, "codebook_size": 32, "num_quantizers": 2, "codebook_dim": 8}, mode="train",
+             seed=602, x_shape=(2, 8, 16), prepare=p)
+    run_case(module="ResidualVQ", name="shared_codebook_train", case="ResidualVQ shared_codebook=True, q=2",
+             config={"dim": 16, "codebook_size": 32, "num_quantizers": 2, "shared_codebook": True}, mode="train",
+             seed=603, x_shape=(2, 8, 16), prepare=p)
+    run_case(module="ResidualVQ", name="mask_train", case="ResidualVQ with mask (b, n), q=2",
+             config={"dim": 16, "codebook_size": 32, "num_quantizers": 2}, mode="train",
+             seed=604, x_shape=(2, 8, 16), prepare=p, mask=lens_mask([8, 5]))
+    run_case(module="ResidualVQ", name="all_codes_eval", case="ResidualVQ return_all_codes=True, eval, q=2",
+             config={"dim": 16, "codebook_size": 32, "num_quantizers": 2}, mode="eval",
+             seed=605, x_shape=(2, 8, 16), prepare=p, backward=False, call={"return_all_codes": True})
+
+    rfsq = {"levels": [8, 5, 5, 5], "num_quantizers": 2, "dim": 8}
+    run_case(module="ResidualFSQ", name="default_eval", case="ResidualFSQ levels [8,5,5,5] q=2 dim=8 (projection), eval, decode",
+             config=rfsq, mode="eval", seed=610, x_shape=(2, 8, 8), decode="output_from_indices")
+    run_case(module="ResidualFSQ", name="default_train", case="ResidualFSQ levels [8,5,5,5] q=2 dim=8, train + backward",
+             config=rfsq, mode="train", seed=611, x_shape=(2, 8, 8))
+    run_case(module="ResidualFSQ", name="no_projection_train", case="ResidualFSQ levels [7,5,5] q=3, dim=3 (no projection)",
+             config={"levels": [7, 5, 5], "num_quantizers": 3}, mode="train", seed=612, x_shape=(2, 8, 3),
+             decode="output_from_indices")
+    run_case(module="ResidualFSQ", name="all_codes_eval", case="ResidualFSQ return_all_codes=True, eval",
+             config=rfsq, mode="eval", seed=613, x_shape=(2, 8, 8), call={"return_all_codes": True})
+
+    rlfq = {"dim": 8, "codebook_size": 16, "num_quantizers": 2, "commitment_loss_weight": 0.25}
+    run_case(module="ResidualLFQ", name="default_eval", case="ResidualLFQ dim=8 K=16 q=2 (projection 8->4), eval, decode",
+             config=rlfq, mode="eval", seed=620, x_shape=(2, 8, 8), decode="output_from_indices")
+    run_case(module="ResidualLFQ", name="default_train", case="ResidualLFQ dim=8 K=16 q=2, train: per-layer aux losses (q,)",
+             config=rlfq, mode="train", seed=621, x_shape=(2, 8, 8))
+    run_case(module="ResidualLFQ", name="no_projection_train", case="ResidualLFQ dim=4 K=16 q=3 (no projection), scales 1, 1/2, 1/4",
+             config={"dim": 4, "codebook_size": 16, "num_quantizers": 3}, mode="train", seed=622,
+             x_shape=(2, 8, 4))
