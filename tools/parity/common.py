@@ -135,12 +135,14 @@ def param_grads(module):
 
 # ---------------------------------------------------------------- margins
 
-def top2_gap(scores):
-    """Smallest gap between best and second-best score along the last axis."""
+def top_gap(scores, k=1):
+    """Smallest gap between consecutive scores among the k+1 best along the
+    last axis (k=1: best vs second best; top-k also needs its order and the
+    k-th vs (k+1)-th boundary to be clear)."""
     if scores.shape[-1] < 2:
         return float("inf")
-    top = scores.detach().float().topk(2, dim=-1).values
-    return float((top[..., 0] - top[..., 1]).min())
+    top = scores.detach().float().topk(min(k + 1, scores.shape[-1]), dim=-1).values
+    return float((top[..., :-1] - top[..., 1:]).min())
 
 
 class MarginRecorder:
@@ -158,14 +160,14 @@ class MarginRecorder:
 
 
 @contextmanager
-def record_vq_margins(module):
+def record_vq_margins(module, k=1):
     """Forward hooks on every Codebook: its third output is the similarity S."""
     rec = MarginRecorder()
     handles = []
     from vector_quantize_pytorch.vector_quantize_pytorch import Codebook
 
     def hook(_mod, _inp, out):
-        rec.add(top2_gap(out[2]))
+        rec.add(top_gap(out[2], k))
 
     for m in module.modules():
         if isinstance(m, Codebook):

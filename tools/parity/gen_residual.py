@@ -25,6 +25,11 @@ def generate():
              config={"dim": 16, "codebook_size": 32, "num_quantizers": 2}, mode="eval",
              seed=605, x_shape=(2, 8, 16), prepare=p, backward=False, call={"return_all_codes": True})
 
+    run_case(module="ResidualVQ", name="beam_search_train", case="ResidualVQ beam_size=2 in training (top-k per layer, beam pruning by cumulative distance), q=3",
+             config={"dim": 16, "codebook_size": 32, "num_quantizers": 3, "beam_size": 2}, mode="train",
+             seed=606, x_shape=(2, 8, 16), prepare=p,
+             note="SPEC 4.8: after the beam search only layer 0's codebook is EMA-updated")
+
     rfsq = {"levels": [8, 5, 5, 5], "num_quantizers": 2, "dim": 8}
     run_case(module="ResidualFSQ", name="default_eval", case="ResidualFSQ levels [8,5,5,5] q=2 dim=8 (projection), eval, decode",
              config=rfsq, mode="eval", seed=610, x_shape=(2, 8, 8), decode="output_from_indices")

@@ -168,7 +168,7 @@ def _run_once(cls, module_name, config, mode, seed, x_shape, call, prepare,
     mod.zero_grad(set_to_none=True)
 
     if kind == "vq":
-        ctx = record_vq_margins(mod)
+        ctx = record_vq_margins(mod, k=int(call.get("topk") or config.get("beam_size") or 1))
     elif kind == "fsq":
         ctx = record_fsq_margins()
     else:

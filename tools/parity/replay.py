@@ -36,11 +36,11 @@ def strip(prefix, tensors):
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
-def replay_quantizer(meta, t):
+def replay_quantizer(meta, t, dtype=torch.float32):
     import vector_quantize_pytorch as vqp
 
     cfg, call = json.loads(meta["config"]), json.loads(meta["call"])
-    mod = getattr(vqp, meta["module"])(**cfg)
+    mod = getattr(vqp, meta["module"])(**cfg).to(dtype)
     mod.load_state_dict(strip("state_in.", t), strict=True)
     mod.train(meta["mode"] == "train")
     x = t["x"].clone().requires_grad_(meta["x_requires_grad"] == "true")
@@ -70,8 +70,8 @@ def replay_quantizer(meta, t):
     return got
 
 
-def replay_layer(meta, t):
-    mod = getattr(torch.nn, meta["module"])(**json.loads(meta["config"]))
+def replay_layer(meta, t, dtype=torch.float32):
+    mod = getattr(torch.nn, meta["module"])(**json.loads(meta["config"])).to(dtype)
     mod.load_state_dict(strip("state_in.", t), strict=True)
     x = t["x"].clone().requires_grad_(True)
     y = mod(x)
@@ -81,7 +81,7 @@ def replay_layer(meta, t):
     return got
 
 
-def replay_optimizer(meta, t):
+def replay_optimizer(meta, t, dtype=torch.float32):
     cfg = json.loads(meta["config"])
     if "betas" in cfg:
         cfg["betas"] = tuple(cfg["betas"])
@@ -97,7 +97,7 @@ def replay_optimizer(meta, t):
     return got
 
 
-def replay_function(meta, t):
+def replay_function(meta, t, dtype=torch.float32):
     cfg = json.loads(meta["config"])
     grads = strip("grad_in.", t)
     params = {k: torch.nn.Parameter(torch.zeros_like(v)) for k, v in grads.items()}
@@ -107,6 +107,10 @@ def replay_function(meta, t):
     got = {f"grad_out.{k}": p.grad for k, p in params.items()}
     got["total_norm"] = total
     return got
+
+
+REPLAY = {"quantizer": replay_quantizer, "layer": replay_layer,
+          "optimizer": replay_optimizer, "function": replay_function}
 
 
 def compare(path, meta, t, got):
@@ -144,9 +148,7 @@ def main():
     for path in paths:
         torch.manual_seed(987654321)
         meta, t = load(path)
-        fn = {"quantizer": replay_quantizer, "layer": replay_layer,
-              "optimizer": replay_optimizer, "function": replay_function}[meta["kind"]]
-        errors = compare(path, meta, t, fn(meta, t))
+        errors = compare(path, meta, t, REPLAY[meta["kind"]](meta, t))
         rel = os.path.relpath(path, common.REPO_ROOT)
         if errors:
             failed += 1
