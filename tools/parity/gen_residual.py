@@ -49,3 +49,18 @@ def generate():
     run_case(module="ResidualLFQ", name="no_projection_train", case="ResidualLFQ dim=4 K=16 q=3 (no projection), scales 1, 1/2, 1/4",
              config={"dim": 4, "codebook_size": 16, "num_quantizers": 3}, mode="train", seed=622,
              x_shape=(2, 8, 4))
+
+    # grouped variants: the feature axis is split into `groups` independent
+    # residual quantizers; indices (groups, b, n, q), losses (groups, q)
+    run_case(module="GroupedResidualVQ", name="groups2_train", case="GroupedResidualVQ dim=16 groups=2 q=2 K=32, training step",
+             config={"dim": 16, "groups": 2, "num_quantizers": 2, "codebook_size": 32}, mode="train", seed=630,
+             x_shape=(2, 8, 16), prepare=p)
+    run_case(module="GroupedResidualVQ", name="groups2_eval", case="GroupedResidualVQ dim=16 groups=2 q=2 K=32, eval, decode",
+             config={"dim": 16, "groups": 2, "num_quantizers": 2, "codebook_size": 32}, mode="eval", seed=631,
+             x_shape=(2, 8, 16), prepare=p, backward=False, decode="output_from_indices")
+    run_case(module="GroupedResidualFSQ", name="groups2_train", case="GroupedResidualFSQ dim=8 groups=2 levels [8,5,5,5] q=2 (no projection per group)",
+             config={"dim": 8, "groups": 2, "levels": [8, 5, 5, 5], "num_quantizers": 2}, mode="train", seed=632,
+             x_shape=(2, 8, 8), decode="output_from_indices")
+    run_case(module="GroupedResidualLFQ", name="groups2_train", case="GroupedResidualLFQ dim=8 groups=2 K=16 q=2, training step, losses (groups, q)",
+             config={"dim": 8, "groups": 2, "codebook_size": 16, "num_quantizers": 2, "commitment_loss_weight": 0.25},
+             mode="train", seed=633, x_shape=(2, 8, 8))

@@ -17,6 +17,7 @@ MARGIN_KIND = {
     "VectorQuantize": "vq", "ResidualVQ": "vq",
     "FSQ": "fsq", "ResidualFSQ": "fsq",
     "LFQ": "lfq", "ResidualLFQ": "lfq",
+    "GroupedResidualVQ": "vq", "GroupedResidualFSQ": "fsq", "GroupedResidualLFQ": "lfq",
 }
 
 # minimum decision margin accepted (see index_margin in the format doc)
@@ -65,11 +66,11 @@ def parse_outputs(module_name, out):
         res["quantized"], res["indices"], res["loss"] = out.quantized, out.indices, out.entropy_aux_loss
     elif module_name in ("FSQ",):
         res["quantized"], res["indices"] = out
-    elif module_name == "ResidualFSQ":
+    elif module_name in ("ResidualFSQ", "GroupedResidualFSQ"):
         res["quantized"], res["indices"] = out[0], out[1]
         if len(out) > 2:
             res["all_codes"] = out[2]
-    elif module_name in ("ResidualVQ", "ResidualLFQ"):
+    elif module_name in ("ResidualVQ", "ResidualLFQ", "GroupedResidualVQ", "GroupedResidualLFQ"):
         res["quantized"], res["indices"], res["loss"] = out[0], out[1], out[2]
         if len(out) > 3:
             res["all_codes"] = out[3]
