@@ -24,6 +24,8 @@ struct QuantizerOutput {
   Variable loss;       // scalar (or per-candidate, e.g. VectorQuantize top-k in eval)
   // Loss terms under the reference's field names (e.g. "commitment", "codebook_diversity").
   std::map<std::string, Variable> breakdown;
+  // Residual families with return_all_codes: (q, b, n, d).
+  Variable all_codes;
 };
 
 // Inputs of a generic call: the input x plus optional named tensors (mask, lens,
