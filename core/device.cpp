@@ -9,7 +9,7 @@
 namespace vq {
 
 Device parse_device(const std::string& s) {
-  if (s == "cpu") return cpu();
+  if (s == "cpu") return cpu_device();
   if (s == "cuda") return cuda_device(0);
   if (s.rfind("cuda:", 0) == 0 && s.size() > 5) {
     int idx = 0;

@@ -16,7 +16,8 @@ struct Device {
   std::string str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
 };
 
-inline Device cpu() { return Device{DeviceType::CPU, 0}; }
+// NOTE: named cpu_device (not cpu) because vq::cpu is the namespace of CPU kernels.
+inline Device cpu_device() { return Device{DeviceType::CPU, 0}; }
 // NOTE: named cuda_device (not cuda) because vq::cuda is the namespace of CUDA kernels.
 inline Device cuda_device(int index = 0) { return Device{DeviceType::CUDA, index}; }
 

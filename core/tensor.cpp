@@ -69,7 +69,7 @@ Tensor Tensor::arange(double start, double end, double step, DType dtype, Device
   check<ShapeError>(step != 0.0, "arange: step must be nonzero");
   double span = (end - start) / step;
   int64_t n = span > 0 ? static_cast<int64_t>(std::ceil(span)) : 0;
-  Tensor host = empty({n}, dtype, cpu());
+  Tensor host = empty({n}, dtype, cpu_device());
   for (int64_t i = 0; i < n; ++i) {
     double v = start + static_cast<double>(i) * step;
     detail::cpu_fill(static_cast<char*>(host.raw_data()) + i * dtype_size(dtype), dtype, v, 1);
@@ -109,7 +109,7 @@ Tensor Tensor::from_bytes(const void* data, size_t nbytes, const Shape& shape, D
   size_t want = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
   check<ShapeError>(nbytes == want, "Tensor::from_bytes: ", nbytes, " bytes given for ",
                     dtype_name(dtype), shape_str(shape), " (", want, " bytes)");
-  Tensor host = empty(shape, dtype, cpu());
+  Tensor host = empty(shape, dtype, cpu_device());
   if (nbytes) std::memcpy(host.raw_data(), data, nbytes);
   return host.to(device);
 }
@@ -350,7 +350,7 @@ Tensor Tensor::to(Device device) const {
   } else if (device.is_cpu() && device_.is_cuda()) {
     detail::cuda_memcpy(out.raw_data(), src.raw_data(), nbytes(), CopyKind::DeviceToHost, device_.index);
   } else {
-    Tensor host = src.to(cpu());
+    Tensor host = src.to(cpu_device());
     return host.to(device);
   }
 #endif
@@ -402,7 +402,7 @@ std::vector<T> Tensor::to_vector() const {
   check<DTypeError>(DTypeOf<T>::value == dtype_ || (dtype_ == DType::boolean && sizeof(T) == 1),
                     "to_vector: tensor is ", dtype_name(dtype_), ", requested ",
                     dtype_name(DTypeOf<T>::value));
-  Tensor host = contiguous().to(cpu());
+  Tensor host = contiguous().to(cpu_device());
   std::vector<T> v(static_cast<size_t>(numel()));
   if (!v.empty()) std::memcpy(v.data(), host.raw_data(), v.size() * sizeof(T));
   return v;

@@ -24,42 +24,42 @@ class Tensor {
   Tensor() = default;  // undefined tensor; defined() is false
 
   // ---- factories (all throw on bad shapes / unsupported devices) ----
-  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = cpu());
-  static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = cpu());
-  static Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = cpu());
+  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = cpu_device());
+  static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = cpu_device());
+  static Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = cpu_device());
   static Tensor full(const Shape& shape, double value, DType dtype = DType::f32,
-                     Device device = cpu());
+                     Device device = cpu_device());
   // [start, end) with step, like torch.arange; dtype i64 or f32.
   static Tensor arange(double start, double end, double step = 1.0, DType dtype = DType::i64,
-                       Device device = cpu());
-  static Tensor arange(int64_t end, DType dtype = DType::i64, Device device = cpu()) {
+                       Device device = cpu_device());
+  static Tensor arange(int64_t end, DType dtype = DType::i64, Device device = cpu_device()) {
     return arange(0.0, static_cast<double>(end), 1.0, dtype, device);
   }
   // Uniform [lo, hi) / normal(mean, std), f32, from a Philox generator: the same numbers
   // on every device for the same generator state.
-  static Tensor rand(const Shape& shape, Generator& gen, Device device = cpu(), float lo = 0.f,
+  static Tensor rand(const Shape& shape, Generator& gen, Device device = cpu_device(), float lo = 0.f,
                      float hi = 1.f);
-  static Tensor randn(const Shape& shape, Generator& gen, Device device = cpu(),
+  static Tensor randn(const Shape& shape, Generator& gen, Device device = cpu_device(),
                       float mean = 0.f, float std = 1.f);
   // Copies host data (size must equal numel(shape)).
-  static Tensor from_vector(const std::vector<float>& v, const Shape& shape, Device device = cpu());
+  static Tensor from_vector(const std::vector<float>& v, const Shape& shape, Device device = cpu_device());
   static Tensor from_vector(const std::vector<int64_t>& v, const Shape& shape,
-                            Device device = cpu());
+                            Device device = cpu_device());
   static Tensor from_vector(const std::vector<int32_t>& v, const Shape& shape,
-                            Device device = cpu());
+                            Device device = cpu_device());
   static Tensor from_vector(const std::vector<uint8_t>& v, const Shape& shape, DType dtype,
-                            Device device = cpu());
+                            Device device = cpu_device());
   // Braced lists of numbers are f32 data: from_vector({1, 2}, {2}).
   static Tensor from_vector(std::initializer_list<float> v, const Shape& shape,
-                            Device device = cpu()) {
+                            Device device = cpu_device()) {
     return from_vector(std::vector<float>(v), shape, device);
   }
-  static Tensor scalar(float v, Device device = cpu()) {
+  static Tensor scalar(float v, Device device = cpu_device()) {
     return from_vector(std::vector<float>{v}, Shape{}, device);
   }
   // Copies raw bytes of any dtype (nbytes must equal numel * dtype_size).
   static Tensor from_bytes(const void* data, size_t nbytes, const Shape& shape, DType dtype,
-                           Device device = cpu());
+                           Device device = cpu_device());
 
   // ---- metadata ----
   bool defined() const { return storage_ != nullptr; }

@@ -136,7 +136,7 @@ std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim = -1, bool descendin
 struct UniqueResult { Tensor values, inverse, counts; };
 // Sorted unique values of a flattened i64/f32 tensor, inverse indices (shape of x), counts.
 UniqueResult unique(const Tensor& x);
-Tensor randperm(int64_t n, Generator& gen, Device device = cpu());  // i64
+Tensor randperm(int64_t n, Generator& gen, Device device = cpu_device());  // i64
 // probs: [K] or [R, K] non-negative weights -> i64 [num_samples] or [R, num_samples].
 Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, Generator& gen);
 

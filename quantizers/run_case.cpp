@@ -28,20 +28,20 @@ std::map<std::string, Tensor> run_quantizer_case(const QuantizerCase& c) {
     if (c.grad_loss.defined() && out.loss.defined() && out.loss.requires_grad())
       s = ag::add(s, ag::sum(ag::mul(out.loss, Variable(c.grad_loss.to(c.device)))));
     if (s.requires_grad()) s.backward();
-    res["grad.x"] = call.x.has_grad() ? call.x.grad().to(cpu()) : Tensor::zeros(c.x.shape());
+    res["grad.x"] = call.x.has_grad() ? call.x.grad().to(cpu_device()) : Tensor::zeros(c.x.shape());
     for (auto& p : q->named_parameters())
-      if (p.second.has_grad()) res["grad." + p.first] = p.second.grad().to(cpu());
+      if (p.second.has_grad()) res["grad." + p.first] = p.second.grad().to(cpu_device());
   }
-  if (out.quantized.defined()) res["quantized"] = out.quantized.value().to(cpu());
-  if (out.indices.defined()) res["indices"] = out.indices.to(cpu());
-  if (out.loss.defined()) res["loss"] = out.loss.value().to(cpu());
-  for (const auto& kv : out.breakdown) res["loss." + kv.first] = kv.second.value().to(cpu());
-  if (out.all_codes.defined()) res["all_codes"] = out.all_codes.value().to(cpu());
+  if (out.quantized.defined()) res["quantized"] = out.quantized.value().to(cpu_device());
+  if (out.indices.defined()) res["indices"] = out.indices.to(cpu_device());
+  if (out.loss.defined()) res["loss"] = out.loss.value().to(cpu_device());
+  for (const auto& kv : out.breakdown) res["loss." + kv.first] = kv.second.value().to(cpu_device());
+  if (out.all_codes.defined()) res["all_codes"] = out.all_codes.value().to(cpu_device());
   if (c.train)
-    for (const auto& kv : q->state_dict()) res["state." + kv.first] = kv.second.to(cpu()).clone();
+    for (const auto& kv : q->state_dict()) res["state." + kv.first] = kv.second.to(cpu_device()).clone();
   if (c.decode && out.indices.defined()) {
     NoGradGuard ng;
-    res["output_from_indices"] = q->get_output_from_indices(out.indices).to(cpu());
+    res["output_from_indices"] = q->get_output_from_indices(out.indices).to(cpu_device());
   }
   return res;
 }

@@ -26,7 +26,7 @@ struct QuantizerCase {
   Tensor grad_output;                     // gradient of quantized (optional)
   Tensor grad_loss;                       // gradient of loss (optional)
   bool decode = true;                     // also return output_from_indices
-  Device device = cpu();
+  Device device = cpu_device();
 };
 
 // Runs the case; throws ConfigError for an unknown module or option, ShapeError for

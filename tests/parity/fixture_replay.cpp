@@ -32,7 +32,7 @@ void compare_tensor(const std::string& name, const Tensor& got_in, const Tensor&
     failures.push_back(name + ": not produced");
     return;
   }
-  Tensor got = got_in.to(cpu());
+  Tensor got = got_in.to(cpu_device());
   if (got.numel() != want.numel() || (got.shape() != want.shape() && got.numel() != 1)) {
     failures.push_back(name + ": shape " + shape_str(got.shape()) + ", expected " +
                        shape_str(want.shape()));
