@@ -37,7 +37,7 @@ void check_dtype_is(const char* op, const char* what, const Tensor& t, DType wan
                     what, "=", desc(t));
 }
 
-[[noreturn]] void no_cuda(const char* op, const Tensor& t) {
+[[noreturn, maybe_unused]] void no_cuda(const char* op, const Tensor& t) {
   throw DeviceError(str_cat(op, ": ", t.str(), " is a CUDA tensor but vqcpp was built without CUDA"));
 }
 
