@@ -37,16 +37,15 @@ Tensor clip_grad_norm_(const std::vector<Variable>& params, double max_norm, dou
   Tensor total = Tensor::empty({}, DType::f32, dev);
   if (dev.is_cuda()) {
 #ifdef VQ_WITH_CUDA
-    Tensor acc = Tensor::zeros({}, DType::f64, dev);
-    Tensor coef = Tensor::empty({}, DType::f32, dev);
-    for (Tensor& g : grads)
-      cuda::sum_squares_accumulate(acc.data<double>(), g.data<float>(), g.numel(), dev.index);
-    cuda::clip_coefficient(total.data<float>(), coef.data<float>(), acc.data<double>(), max_norm,
-                           dev.index);
+    std::vector<float*> ptrs;
+    std::vector<int64_t> sizes;
     for (Tensor& g : grads) {
-      cuda::scale_by_device_scalar(g.data<float>(), g.numel(), coef.data<float>(), dev.index);
-      g.bump_version();
+      ptrs.push_back(g.data<float>());
+      sizes.push_back(g.numel());
     }
+    cuda::clip_grad_norm(total.data<float>(), ptrs.data(), sizes.data(),
+                         static_cast<int64_t>(ptrs.size()), max_norm, dev.index);
+    for (Tensor& g : grads) g.bump_version();
     if (error_if_nonfinite) {
       const float t = total.item<float>();
       check(std::isfinite(t), op, ": the total norm of the gradients is non-finite (", t, ")");
