@@ -1,0 +1,116 @@
+// Per-group math of LFQ (lookup-free quantization, arXiv 2310.05737; spherical = BSQ,
+// arXiv 2406.07548), shared by the CPU kernels (kernels/cpu/lfq.cpp) and the CUDA twin
+// (kernels/cuda/lfq.cu). A group is the c values of one token and one codebook.
+// Same rules as fsq_math.h: no contraction on the host, explicitly rounded ops on the
+// device, so both backends produce the same bits.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/cpu/fsq_math.h"
+
+namespace vq::cpu {
+
+// Largest number of bits per codebook the kernels accept (indices are int64).
+constexpr int kLfqMaxBits = 62;
+
+// The element-wise part of LFQ. Input x is the projected input of one codebook group.
+//   xs = soft_clamp > 0 ? tanh(x / soft_clamp) * soft_clamp : x
+//   u  = spherical ? xs / max(|xs|, 1e-12) * scale : xs          (the "original input")
+//   bit_i = u_i > 0; q = bit ? +scale : -scale; spherical: q = q / max(|q|, 1e-12) * scale
+//   out = training ? a + (q - a) : q   with a = act(u) (a = u for the identity)
+//   index = sum_i bit_i * 2^(c-1-i)   (first dimension most significant)
+struct LfqParams {
+  int32_t c = 1;            // bits per codebook (log2 codebook_size)
+  float scale = 1.f;        // codebook_scale
+  bool spherical = false;   // BSQ normalization of inputs and codes
+  float soft_clamp = 0.f;   // soft_clamp_input_value (0 = none)
+  bool exact_tanh = false;  // the soft clamp's tanh: exact (double) or fast_tanh
+};
+
+VQ_HD float lfq_soft_clamp(float x, const LfqParams& p) {
+  if (p.soft_clamp <= 0.f) return x;
+  const float v = div_rn(x, p.soft_clamp);
+  return mul_rn(p.exact_tanh ? exact_tanh(v) : fast_tanh(v), p.soft_clamp);
+}
+
+// |v| of a float group, accumulated in double (torch accumulates CPU float reductions
+// in double too), rounded to float, clamped at F.normalize's eps 1e-12.
+VQ_HD float lfq_group_norm(const float* v, int c) {
+  double s = 0.0;
+  for (int i = 0; i < c; ++i) s += static_cast<double>(v[i]) * static_cast<double>(v[i]);
+  const float n = static_cast<float>(sqrt(s));
+  return n > 1e-12f ? n : 1e-12f;
+}
+
+// The spherical code magnitude: normalize(+-scale) * scale over c entries.
+VQ_HD float lfq_sphere_code(const LfqParams& p) {
+  const double s2 = static_cast<double>(p.scale) * static_cast<double>(p.scale);
+  float n = static_cast<float>(sqrt(s2 * p.c));
+  n = n > 1e-12f ? n : 1e-12f;
+  return mul_rn(div_rn(p.scale, n), p.scale);
+}
+
+// Forward of one group (general path: any option). Writes out[0..c), u_out[0..c) when
+// u_out is not null; returns the index.
+VQ_HD int64_t lfq_group_forward(float* out, float* u_out, const float* x, const float* act,
+                                const LfqParams& p, bool training) {
+  float u[kLfqMaxBits];
+  const int c = p.c;
+  for (int i = 0; i < c; ++i) u[i] = lfq_soft_clamp(x[i], p);
+  float qmag = p.scale;
+  if (p.spherical) {
+    const float n = lfq_group_norm(u, c);
+    for (int i = 0; i < c; ++i) u[i] = mul_rn(div_rn(u[i], n), p.scale);
+    qmag = lfq_sphere_code(p);
+  }
+  int64_t idx = 0;
+  for (int i = 0; i < c; ++i) {
+    const bool bit = u[i] > 0.f;
+    idx = (idx << 1) | (bit ? 1 : 0);
+    const float q = bit ? qmag : -qmag;
+    const float a = act ? act[i] : u[i];
+    out[i] = training ? add_rn(a, sub_rn(q, a)) : q;
+    if (u_out) u_out[i] = u[i];
+  }
+  return idx;
+}
+
+// Backward of one group: dx[0..c) from du[0..c) (the total gradient w.r.t. u), through
+// the spherical normalization and the soft clamp (recomputed from x), in the order
+// torch's autograd applies them:
+//  u = (xs / n) * scale, n = max(|xs|, eps): gs = du * scale,
+//    dxs = gs / n - [|xs| >= eps] * (sum_j gs_j xs_j / n^2) * xs / |xs|
+//  xs = tanh(x / v) * v: dx = ((dxs * v) * (1 - t^2)) / v
+VQ_HD void lfq_group_backward(float* dx, const float* du, const float* x, const LfqParams& p) {
+  const int c = p.c;
+  float xs[kLfqMaxBits];
+  for (int i = 0; i < c; ++i) xs[i] = lfq_soft_clamp(x[i], p);
+  float d[kLfqMaxBits];
+  if (p.spherical) {
+    double s = 0.0, dot = 0.0;
+    for (int i = 0; i < c; ++i) s += static_cast<double>(xs[i]) * static_cast<double>(xs[i]);
+    const float norm = static_cast<float>(sqrt(s));
+    const float n = norm > 1e-12f ? norm : 1e-12f;
+    for (int i = 0; i < c; ++i) dot += static_cast<double>(mul_rn(du[i], p.scale)) * xs[i];
+    const bool pass = norm >= 1e-12f;
+    const float dn = pass ? static_cast<float>(-dot / (static_cast<double>(n) * n)) : 0.f;
+    for (int i = 0; i < c; ++i) {
+      const float gs = mul_rn(du[i], p.scale);
+      d[i] = pass ? add_rn(div_rn(gs, n), mul_rn(dn, div_rn(xs[i], norm))) : div_rn(gs, n);
+    }
+  } else {
+    for (int i = 0; i < c; ++i) d[i] = du[i];
+  }
+  if (p.soft_clamp > 0.f) {
+    for (int i = 0; i < c; ++i) {
+      const float v = div_rn(x[i], p.soft_clamp);
+      const float t = p.exact_tanh ? exact_tanh(v) : fast_tanh(v);
+      dx[i] = div_rn(mul_rn(mul_rn(d[i], p.soft_clamp), sub_rn(1.f, mul_rn(t, t))), p.soft_clamp);
+    }
+  } else {
+    for (int i = 0; i < c; ++i) dx[i] = d[i];
+  }
+}
+
+}  // namespace vq::cpu
