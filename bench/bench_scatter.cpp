@@ -44,8 +44,10 @@ void BM_memcpy(benchmark::State& st, Case c, Device dev) {
   Tensor dst = Tensor::zeros({c.N, c.D}, DType::f32, dev);
   const size_t bytes = src.nbytes();
   for (auto _ : st) {
-    if (dev.is_cpu()) std::memcpy(dst.raw_data(), src.raw_data(), bytes);
-    else dst.copy_(src);
+    if (dev.is_cpu())
+      std::memcpy(dst.raw_data(), src.raw_data(), bytes);
+    else
+      dst.copy_(src);
     sync(dst);
     benchmark::ClobberMemory();
   }
@@ -80,7 +82,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
       if (r.iterations > 0 && r.run_type == Run::RT_Iteration) {
         std::string name = r.benchmark_name();
         const std::string suffix = "/real_time";
-        if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+        if (name.size() > suffix.size() &&
+            name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
           name.resize(name.size() - suffix.size());
         seconds[name] = r.real_accumulated_time / static_cast<double>(r.iterations);
       }
@@ -96,19 +99,23 @@ int main(int argc, char** argv) {
   for (auto [dev, dname] : devices) {
     for (Case c : kCases) {
       benchmark::RegisterBenchmark(case_name("memcpy", c, dname).c_str(), BM_memcpy, c, dev)
-          ->Unit(benchmark::kMicrosecond)->UseRealTime();
-      benchmark::RegisterBenchmark(case_name("index_add_uniform", c, dname).c_str(), BM_index_add, c,
-                                   c.K, dev)
-          ->Unit(benchmark::kMicrosecond)->UseRealTime();
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+      benchmark::RegisterBenchmark(case_name("index_add_uniform", c, dname).c_str(), BM_index_add,
+                                   c, c.K, dev)
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
       benchmark::RegisterBenchmark(case_name("index_add_collapsed", c, dname).c_str(), BM_index_add,
                                    c, int64_t(3), dev)
-          ->Unit(benchmark::kMicrosecond)->UseRealTime();
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
     }
   }
   benchmark::Initialize(&argc, argv);
   RatioReporter rep;
   benchmark::RunSpecifiedBenchmarks(&rep);
-  std::printf("\nratio = time(index_add_) / time(memcpy of the N*D*4 source bytes), same process\n");
+  std::printf(
+      "\nratio = time(index_add_) / time(memcpy of the N*D*4 source bytes), same process\n");
   for (auto [dev, dname] : devices) {
     for (Case c : kCases) {
       auto base = rep.seconds.find(case_name("memcpy", c, dname));

@@ -70,8 +70,8 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   const auto s = detail::dims3(x.shape(), d);
   const size_t elem = dtype_size(x.dtype());
   if (x.device().is_cpu()) {
-    cpu::index_select_forward(out.raw_data(), xc.raw_data(), idx.data<int64_t>(), s.outer, s.mid,
-                              n, s.inner, elem);
+    cpu::index_select_forward(out.raw_data(), xc.raw_data(), idx.data<int64_t>(), s.outer, s.mid, n,
+                              s.inner, elem);
   } else {
 #ifdef VQ_WITH_CUDA
     cuda::index_select_forward(out.raw_data(), xc.raw_data(), idx.data<int64_t>(), s.outer, s.mid,
@@ -101,8 +101,8 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   std::memcpy(bytes, v.raw_data(), dtype_size(x.dtype()));
   const size_t elem = dtype_size(x.dtype());
   if (x.device().is_cpu()) {
-    cpu::masked_fill(out.raw_data(), xc.raw_data(), static_cast<const uint8_t*>(m.raw_data()), bytes,
-                     out.numel(), elem);
+    cpu::masked_fill(out.raw_data(), xc.raw_data(), static_cast<const uint8_t*>(m.raw_data()),
+                     bytes, out.numel(), elem);
   } else {
 #ifdef VQ_WITH_CUDA
     cuda::masked_fill(out.raw_data(), xc.raw_data(), static_cast<const uint8_t*>(m.raw_data()),
@@ -138,13 +138,17 @@ Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
   const int64_t n = idx.numel();
   if (out.numel() > 0) {
     if (index.device().is_cpu()) {
-      if (compute == DType::f32) cpu::one_hot(out.data<float>(), idx.data<int64_t>(), n, C);
-      else cpu::one_hot(out.data<int64_t>(), idx.data<int64_t>(), n, C);
+      if (compute == DType::f32)
+        cpu::one_hot(out.data<float>(), idx.data<int64_t>(), n, C);
+      else
+        cpu::one_hot(out.data<int64_t>(), idx.data<int64_t>(), n, C);
     } else {
 #ifdef VQ_WITH_CUDA
       const int dev = index.device().index;
-      if (compute == DType::f32) cuda::one_hot(out.data<float>(), idx.data<int64_t>(), n, C, dev);
-      else cuda::one_hot(out.data<int64_t>(), idx.data<int64_t>(), n, C, dev);
+      if (compute == DType::f32)
+        cuda::one_hot(out.data<float>(), idx.data<int64_t>(), n, C, dev);
+      else
+        cuda::one_hot(out.data<int64_t>(), idx.data<int64_t>(), n, C, dev);
 #else
       detail::no_cuda(op);
 #endif

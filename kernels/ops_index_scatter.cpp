@@ -30,7 +30,8 @@ void segment_sum_dispatch(Tensor& dst, const Tensor& src, const Tensor& keys, in
                           int64_t O, int64_t I, double alpha, const char* op) {
   if (dst.device().is_cpu()) {
     if (dst.dtype() == DType::f32)
-      cpu::segment_sum(dst.data<float>(), src.data<float>(), keys.data<int64_t>(), N, M, O, I, alpha);
+      cpu::segment_sum(dst.data<float>(), src.data<float>(), keys.data<int64_t>(), N, M, O, I,
+                       alpha);
     else
       cpu::segment_sum(dst.data<int64_t>(), src.data<int64_t>(), keys.data<int64_t>(), N, M, O, I,
                        alpha);
@@ -49,8 +50,8 @@ void segment_sum_dispatch(Tensor& dst, const Tensor& src, const Tensor& keys, in
 #endif
 }
 
-void index_add_impl(const char* op, Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src,
-                    double alpha) {
+void index_add_impl(const char* op, Tensor& dst, int64_t dim, const Tensor& index,
+                    const Tensor& src, double alpha) {
   detail::check_args(op, {&dst, &index, &src});
   detail::check_index(op, "index", index);
   check_sum_dtype(op, dst, src);
@@ -72,8 +73,10 @@ void index_add_impl(const char* op, Tensor& dst, int64_t dim, const Tensor& inde
   Tensor s = src.contiguous();
   const auto sz = detail::dims3(dst.shape(), d);
   segment_sum_dispatch(target, s, idx, N, sz.mid, sz.outer, sz.inner, alpha, op);
-  if (target.same_storage(dst)) dst.bump_version();
-  else dst.copy_(target);
+  if (target.same_storage(dst))
+    dst.bump_version();
+  else
+    dst.copy_(target);
 }
 
 }  // namespace
@@ -161,8 +164,8 @@ Tensor bincount(const Tensor& index, int64_t minlength, const std::optional<Tens
   int64_t M = minlength;
   if (n > 0) {
     auto [mn, mx] = detail::index_minmax(idx);
-    check<ShapeError>(mn >= 0, op, ": index values must be non-negative, got ", mn, " (index=",
-                      index.str(), ")");
+    check<ShapeError>(mn >= 0, op, ": index values must be non-negative, got ", mn,
+                      " (index=", index.str(), ")");
     M = std::max(M, mx + 1);
   }
   if (weights) {
@@ -190,15 +193,17 @@ Tensor cumsum(const Tensor& x, int64_t dim) {
                         x.dtype() == DType::u8 || x.dtype() == DType::boolean,
                     op, ": supports f32 and integer tensors (integers sum in i64), got ", x.str());
   Tensor xc = (x.dtype() == DType::f32 || x.dtype() == DType::i64) ? x.contiguous()
-                                                                    : x.to(DType::i64).contiguous();
+                                                                   : x.to(DType::i64).contiguous();
   if (x.dim() == 0) return xc.clone();
   const int64_t d = wrap_dim(dim, x.dim(), op);
   Tensor out = Tensor::empty(x.shape(), xc.dtype(), x.device());
   if (out.numel() == 0) return out;
   const auto s = detail::dims3(x.shape(), d);
   if (x.device().is_cpu()) {
-    if (xc.dtype() == DType::f32) cpu::cumsum(out.data<float>(), xc.data<float>(), s.outer, s.mid, s.inner);
-    else cpu::cumsum(out.data<int64_t>(), xc.data<int64_t>(), s.outer, s.mid, s.inner);
+    if (xc.dtype() == DType::f32)
+      cpu::cumsum(out.data<float>(), xc.data<float>(), s.outer, s.mid, s.inner);
+    else
+      cpu::cumsum(out.data<int64_t>(), xc.data<int64_t>(), s.outer, s.mid, s.inner);
   } else {
 #ifdef VQ_WITH_CUDA
     const int dev = x.device().index;

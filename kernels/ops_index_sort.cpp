@@ -65,8 +65,8 @@ std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool lar
   check_sortable(op, x);
   const int64_t d = x.dim() == 0 ? 0 : wrap_dim(dim, x.dim(), op);
   const int64_t L = x.dim() == 0 ? 1 : x.size(d);
-  check<ShapeError>(k >= 0 && k <= L, op, ": k=", k, " is out of range for dim ", d, " of size ",
-                    L, " (x=", shape_str(x.shape()), ")");
+  check<ShapeError>(k >= 0 && k <= L, op, ": k=", k, " is out of range for dim ", d, " of size ", L,
+                    " (x=", shape_str(x.shape()), ")");
   return sorted_prefix(op, x, dim, k, largest);
 }
 

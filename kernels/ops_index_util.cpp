@@ -8,16 +8,17 @@
 
 namespace vq::ops::detail {
 
-void no_cuda(const char* op) {
-  throw DeviceError(str_cat(op, ": this build has no CUDA support"));
-}
+void no_cuda(const char* op) { throw DeviceError(str_cat(op, ": this build has no CUDA support")); }
 
 Dims3 dims3(const Shape& s, int64_t dim) {
   Dims3 d{1, 1, 1};
   for (int64_t k = 0; k < static_cast<int64_t>(s.size()); ++k) {
-    if (k < dim) d.outer *= s[k];
-    else if (k == dim) d.mid = s[k];
-    else d.inner *= s[k];
+    if (k < dim)
+      d.outer *= s[k];
+    else if (k == dim)
+      d.mid = s[k];
+    else
+      d.inner *= s[k];
   }
   return d;
 }

@@ -39,8 +39,8 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, G
   check<ShapeError>(K > 0, op, ": probs has no categories (probs=", shape_str(probs.shape()), ")");
   check<ShapeError>(num_samples > 0, op, ": num_samples must be positive, got ", num_samples);
   check<ShapeError>(replacement || num_samples <= K, op, ": cannot draw ", num_samples,
-                    " samples without replacement from ", K, " categories (probs=",
-                    shape_str(probs.shape()), ")");
+                    " samples without replacement from ", K,
+                    " categories (probs=", shape_str(probs.shape()), ")");
   Tensor p = probs.contiguous();
   int64_t bad = 0, zero_rows = 0, min_nonzero = 0;
   if (p.device().is_cpu()) {
@@ -64,8 +64,7 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, G
                     " categories with non-zero probability (probs=", shape_str(probs.shape()), ")");
   Shape oshape = probs.dim() == 2 ? Shape{R, num_samples} : Shape{num_samples};
   Tensor out = Tensor::empty(oshape, DType::i64, probs.device());
-  const uint64_t base =
-      gen.reserve(static_cast<uint64_t>(replacement ? R * num_samples : R * K));
+  const uint64_t base = gen.reserve(static_cast<uint64_t>(replacement ? R * num_samples : R * K));
   if (R == 0) return out;
   if (p.device().is_cpu()) {
     cpu::multinomial(out.data<int64_t>(), p.data<float>(), R, K, num_samples, replacement,

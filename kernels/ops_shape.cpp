@@ -28,7 +28,7 @@ void copy_rows(const Tensor& out, void* dst, size_t dpitch, const void* src, siz
   if (out.device().is_cpu()) {
     auto* d = static_cast<unsigned char*>(dst);
     const auto* s = static_cast<const unsigned char*>(src);
-#pragma omp parallel for if (static_cast<size_t>(rows) * width > (1u << 20))
+#pragma omp parallel for if (static_cast <size_t>(rows) * width > (1u << 20))
     for (int64_t r = 0; r < rows; ++r) std::memcpy(d + r * dpitch, s + r * spitch, width);
     return;
   }
@@ -47,10 +47,10 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
   const Tensor& x0 = xs[0];
   for (size_t i = 0; i < xs.size(); ++i) {
     check(xs[i].defined(), op, ": tensor ", i, " is undefined");
-    check<DeviceError>(xs[i].device() == x0.device(), op, ": tensors on different devices: ",
-                       x0.str(), " and ", xs[i].str());
-    check<DTypeError>(xs[i].dtype() == x0.dtype(), op, ": tensors have different dtypes: ",
-                      x0.str(), " and ", xs[i].str());
+    check<DeviceError>(xs[i].device() == x0.device(), op,
+                       ": tensors on different devices: ", x0.str(), " and ", xs[i].str());
+    check<DTypeError>(xs[i].dtype() == x0.dtype(), op,
+                      ": tensors have different dtypes: ", x0.str(), " and ", xs[i].str());
     check<ShapeError>(xs[i].dim() > 0, op, ": zero-dimensional tensor ", i,
                       " cannot be concatenated (shapes ", shape_list(xs), ")");
   }
@@ -75,8 +75,8 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
     const size_t width = static_cast<size_t>(x.size(d) * inner) * elem;
     if (width > 0) {
       Tensor xc = x.contiguous();
-      copy_rows(out, static_cast<unsigned char*>(out.raw_data()) + col, dpitch, xc.raw_data(), width,
-                width, rows);
+      copy_rows(out, static_cast<unsigned char*>(out.raw_data()) + col, dpitch, xc.raw_data(),
+                width, width, rows);
     }
     col += width;
   }
@@ -104,14 +104,16 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
   check<ShapeError>(x.dim() > 0, op, ": cannot split a zero-dimensional tensor");
   const int64_t d = wrap_dim(dim, x.dim(), op);
   const int64_t n = x.size(d);
-  check<ShapeError>(split_size > 0 || (split_size == 0 && n == 0), op, ": split_size must be positive, got ",
-                    split_size, " for dim ", d, " of x=", shape_str(x.shape()));
+  check<ShapeError>(split_size > 0 || (split_size == 0 && n == 0), op,
+                    ": split_size must be positive, got ", split_size, " for dim ", d,
+                    " of x=", shape_str(x.shape()));
   std::vector<Tensor> parts;
   if (n == 0) {
     parts.push_back(x);
     return parts;
   }
-  for (int64_t s = 0; s < n; s += split_size) parts.push_back(x.narrow(d, s, std::min(split_size, n - s)));
+  for (int64_t s = 0; s < n; s += split_size)
+    parts.push_back(x.narrow(d, s, std::min(split_size, n - s)));
   return parts;
 }
 
@@ -128,8 +130,9 @@ std::vector<Tensor> split_sizes(const Tensor& x, const std::vector<int64_t>& siz
   }
   bool nonneg = true;
   for (int64_t s : sizes) nonneg = nonneg && s >= 0;
-  check<ShapeError>(nonneg && total == x.size(d), op, ": sizes [", list, "] must be non-negative and sum to ",
-                    x.size(d), " (dim ", d, " of x=", shape_str(x.shape()), ")");
+  check<ShapeError>(nonneg && total == x.size(d), op, ": sizes [", list,
+                    "] must be non-negative and sum to ", x.size(d), " (dim ", d,
+                    " of x=", shape_str(x.shape()), ")");
   std::vector<Tensor> parts;
   int64_t start = 0;
   for (int64_t s : sizes) {

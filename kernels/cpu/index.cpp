@@ -12,8 +12,7 @@ namespace {
 constexpr int64_t kParallelMin = 1 << 15;  // elements below which loops stay serial
 
 template <typename E>
-void gather_t(E* out, const E* x, const int64_t* idx, int64_t O, int64_t Kx, int64_t J,
-              int64_t I) {
+void gather_t(E* out, const E* x, const int64_t* idx, int64_t O, int64_t Kx, int64_t J, int64_t I) {
   const int64_t rows = O * J;
 #pragma omp parallel for if (rows * I > kParallelMin)
   for (int64_t r = 0; r < rows; ++r) {
@@ -79,10 +78,18 @@ void index_minmax(const int64_t* idx, int64_t n, int64_t* mn, int64_t* mx) {
 void gather_forward(void* out, const void* x, const int64_t* idx, int64_t O, int64_t Kx, int64_t J,
                     int64_t I, size_t elem) {
   switch (elem) {
-    case 1: gather_t(static_cast<uint8_t*>(out), static_cast<const uint8_t*>(x), idx, O, Kx, J, I); break;
-    case 2: gather_t(static_cast<uint16_t*>(out), static_cast<const uint16_t*>(x), idx, O, Kx, J, I); break;
-    case 4: gather_t(static_cast<uint32_t*>(out), static_cast<const uint32_t*>(x), idx, O, Kx, J, I); break;
-    default: gather_t(static_cast<uint64_t*>(out), static_cast<const uint64_t*>(x), idx, O, Kx, J, I); break;
+    case 1:
+      gather_t(static_cast<uint8_t*>(out), static_cast<const uint8_t*>(x), idx, O, Kx, J, I);
+      break;
+    case 2:
+      gather_t(static_cast<uint16_t*>(out), static_cast<const uint16_t*>(x), idx, O, Kx, J, I);
+      break;
+    case 4:
+      gather_t(static_cast<uint32_t*>(out), static_cast<const uint32_t*>(x), idx, O, Kx, J, I);
+      break;
+    default:
+      gather_t(static_cast<uint64_t*>(out), static_cast<const uint64_t*>(x), idx, O, Kx, J, I);
+      break;
   }
 }
 
@@ -107,14 +114,30 @@ void bincount(int64_t* counts, const int64_t* idx, int64_t n, int64_t M) {
 void masked_fill(void* out, const void* x, const uint8_t* mask, const void* value, int64_t n,
                  size_t elem) {
   switch (elem) {
-    case 1: { uint8_t v; std::memcpy(&v, value, 1);
-      masked_fill_t(static_cast<uint8_t*>(out), static_cast<const uint8_t*>(x), mask, v, n); break; }
-    case 2: { uint16_t v; std::memcpy(&v, value, 2);
-      masked_fill_t(static_cast<uint16_t*>(out), static_cast<const uint16_t*>(x), mask, v, n); break; }
-    case 4: { uint32_t v; std::memcpy(&v, value, 4);
-      masked_fill_t(static_cast<uint32_t*>(out), static_cast<const uint32_t*>(x), mask, v, n); break; }
-    default: { uint64_t v; std::memcpy(&v, value, 8);
-      masked_fill_t(static_cast<uint64_t*>(out), static_cast<const uint64_t*>(x), mask, v, n); break; }
+    case 1: {
+      uint8_t v;
+      std::memcpy(&v, value, 1);
+      masked_fill_t(static_cast<uint8_t*>(out), static_cast<const uint8_t*>(x), mask, v, n);
+      break;
+    }
+    case 2: {
+      uint16_t v;
+      std::memcpy(&v, value, 2);
+      masked_fill_t(static_cast<uint16_t*>(out), static_cast<const uint16_t*>(x), mask, v, n);
+      break;
+    }
+    case 4: {
+      uint32_t v;
+      std::memcpy(&v, value, 4);
+      masked_fill_t(static_cast<uint32_t*>(out), static_cast<const uint32_t*>(x), mask, v, n);
+      break;
+    }
+    default: {
+      uint64_t v;
+      std::memcpy(&v, value, 8);
+      masked_fill_t(static_cast<uint64_t*>(out), static_cast<const uint64_t*>(x), mask, v, n);
+      break;
+    }
   }
 }
 

@@ -24,7 +24,7 @@ namespace vq::cpu {
 
 namespace {
 
-constexpr int64_t kChunk = 256;             // sorted path: accumulator width (doubles)
+constexpr int64_t kChunk = 256;  // sorted path: accumulator width (doubles)
 // One thread below this much work, or for narrow rows: PERF.md §2.4 measured two threads
 // that each scan every label slower than one when D is tiny.
 constexpr int64_t kParallelWork = 1 << 18;
@@ -41,7 +41,9 @@ class Scratch {
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   template <typename T>
-  T* as() const { return static_cast<T*>(p_); }
+  T* as() const {
+    return static_cast<T*>(p_);
+  }
 
  private:
   size_t n_;
@@ -104,8 +106,16 @@ inline void finish_single(int64_t* d, const int64_t* s, int64_t n, int64_t alpha
   for (int64_t i = 0; i < n; ++i) d[i] += alpha * s[i];
 }
 
-template <typename T> struct AccOf { using type = double; using alpha = double; };
-template <> struct AccOf<int64_t> { using type = int64_t; using alpha = int64_t; };
+template <typename T>
+struct AccOf {
+  using type = double;
+  using alpha = double;
+};
+template <>
+struct AccOf<int64_t> {
+  using type = int64_t;
+  using alpha = int64_t;
+};
 
 template <typename T>
 struct Problem {
@@ -160,7 +170,8 @@ void run_dense(const Problem<T>& p, int64_t k0, int64_t k1) {
       if (k >= k0 && k < k1) add_row(p.table + k * I, sbase + j * I, I);
     }
     for (int64_t k = k0; k < k1; ++k)
-      if (p.seg[k + 1] > p.seg[k]) finish_row(p.dst + (o * p.M + k) * I, p.table + k * I, I, p.alpha);
+      if (p.seg[k + 1] > p.seg[k])
+        finish_row(p.dst + (o * p.M + k) * I, p.table + k * I, I, p.alpha);
   }
 }
 
@@ -206,8 +217,10 @@ void segment_sum_t(T* dst, const T* src, const int64_t* keys, int64_t N, int64_t
     const int64_t r0 = N * t / nt, r1 = N * (t + 1) / nt;
     const int64_t k0 = t == 0 ? 0 : std::lower_bound(seg, seg + M, r0) - seg;
     const int64_t k1 = (t == nt - 1) ? M : std::lower_bound(seg, seg + M, r1) - seg;
-    if (sorted) run_sorted(p, k0, k1);
-    else run_dense(p, k0, k1);
+    if (sorted)
+      run_sorted(p, k0, k1);
+    else
+      run_dense(p, k0, k1);
   }
 }
 

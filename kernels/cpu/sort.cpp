@@ -23,8 +23,10 @@ void make_keys(std::vector<KeyPos<K>>& kp, const T* x, int64_t L, bool flip) {
   kp.resize(static_cast<size_t>(L));
   for (int64_t j = 0; j < L; ++j) {
     K k;
-    if constexpr (std::is_same<T, float>::value) k = sortkey::f32_key(x[j]);
-    else k = sortkey::i64_key(x[j]);
+    if constexpr (std::is_same<T, float>::value)
+      k = sortkey::f32_key(x[j]);
+    else
+      k = sortkey::i64_key(x[j]);
     kp[j] = {flip ? static_cast<K>(~k) : k, j};
   }
 }
@@ -37,8 +39,10 @@ void sort_lines_t(T* values, int64_t* idx, const T* x, int64_t R, int64_t L, int
     std::vector<KeyPos<K>> kp;
     const T* xr = x + r * L;
     make_keys(kp, xr, L, descending);
-    if (k < L) std::partial_sort(kp.begin(), kp.begin() + k, kp.end());
-    else std::sort(kp.begin(), kp.end());
+    if (k < L)
+      std::partial_sort(kp.begin(), kp.begin() + k, kp.end());
+    else
+      std::sort(kp.begin(), kp.end());
     for (int64_t j = 0; j < k; ++j) {
       idx[r * k + j] = kp[j].second;
       values[r * k + j] = xr[kp[j].second];
@@ -75,8 +79,8 @@ void sort_lines(void* values, int64_t* idx, const void* x, DType dtype, int64_t 
 void topk_lines(void* values, int64_t* idx, const void* x, DType dtype, int64_t R, int64_t L,
                 int64_t k, bool largest) {
   if (dtype == DType::f32)
-    sort_lines_t<float, uint32_t>(static_cast<float*>(values), idx, static_cast<const float*>(x),
-                                  R, L, k, largest);
+    sort_lines_t<float, uint32_t>(static_cast<float*>(values), idx, static_cast<const float*>(x), R,
+                                  L, k, largest);
   else
     sort_lines_t<int64_t, uint64_t>(static_cast<int64_t*>(values), idx,
                                     static_cast<const int64_t*>(x), R, L, k, largest);

@@ -32,9 +32,9 @@ void randperm(int64_t* out, int64_t n, uint64_t seed, uint64_t base);
 
 // Per-row row-sum statistics used to validate multinomial inputs.
 struct ProbStats {
-  int64_t bad = 0;           // entries that are negative, NaN or inf
-  int64_t zero_rows = 0;     // rows whose sum is not > 0
-  int64_t min_nonzero = 0;   // smallest count of positive entries over the rows
+  int64_t bad = 0;          // entries that are negative, NaN or inf
+  int64_t zero_rows = 0;    // rows whose sum is not > 0
+  int64_t min_nonzero = 0;  // smallest count of positive entries over the rows
 };
 ProbStats prob_stats(const float* p, int64_t R, int64_t K);
 

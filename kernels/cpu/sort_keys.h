@@ -16,7 +16,7 @@ VQ_HD uint32_t f32_key(float f) {
   uint32_t u;
   memcpy(&u, &f, 4);
   if ((u & 0x7fffffffu) > 0x7f800000u) return 0xffffffffu;  // NaN: above +inf's key
-  if (u == 0x80000000u) u = 0;                               // -0.0 -> +0.0
+  if (u == 0x80000000u) u = 0;                              // -0.0 -> +0.0
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
@@ -57,7 +57,10 @@ VQ_HD int64_t upper_bound_cdf(const double* cdf, int64_t k, double target) {
   int64_t lo = 0, hi = k - 1;  // target < cdf[k-1] always holds for u < 1
   while (lo < hi) {
     int64_t mid = lo + (hi - lo) / 2;
-    if (cdf[mid] > target) hi = mid; else lo = mid + 1;
+    if (cdf[mid] > target)
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   return lo;
 }

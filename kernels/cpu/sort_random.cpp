@@ -30,8 +30,10 @@ ProbStats prob_stats(const float* p, int64_t R, int64_t K) {
     int64_t nnz = 0;
     for (int64_t k = 0; k < K; ++k) {
       const float v = pr[k];
-      if (!(v >= 0.f) || std::isinf(v)) ++st.bad;
-      else if (v > 0.f) ++nnz;
+      if (!(v >= 0.f) || std::isinf(v))
+        ++st.bad;
+      else if (v > 0.f)
+        ++nnz;
       sum += v;
     }
     if (!(sum > 0)) ++st.zero_rows;

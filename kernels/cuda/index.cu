@@ -85,11 +85,13 @@ __global__ void bincount_shared_kernel(int64_t* counts, const int64_t* idx, int6
   for (int64_t p = first_index(); p < n; p += grid_stride()) atomicAdd(&hist[idx[p]], 1u);
   __syncthreads();
   for (int k = threadIdx.x; k < M; k += blockDim.x)
-    if (hist[k]) atomicAdd(reinterpret_cast<unsigned long long*>(counts + k), (unsigned long long)hist[k]);
+    if (hist[k])
+      atomicAdd(reinterpret_cast<unsigned long long*>(counts + k), (unsigned long long)hist[k]);
 }
 
 __global__ void bincount_global_kernel(int64_t* counts, const int64_t* idx, int64_t n) {
-  for (int64_t p = first_index(); p < n; p += grid_stride()) atomicAdd(reinterpret_cast<unsigned long long*>(counts + idx[p]), 1ull);
+  for (int64_t p = first_index(); p < n; p += grid_stride())
+    atomicAdd(reinterpret_cast<unsigned long long*>(counts + idx[p]), 1ull);
 }
 
 template <typename E>
@@ -100,7 +102,8 @@ __global__ void masked_fill_kernel(E* out, const E* x, const uint8_t* mask, E va
 template <typename T>
 __global__ void one_hot_kernel(T* out, const int64_t* idx, int64_t n, int64_t C) {
   const int64_t total = n * C;
-  for (int64_t p = first_index(); p < total; p += grid_stride()) out[p] = (idx[p / C] == p % C) ? T(1) : T(0);
+  for (int64_t p = first_index(); p < total; p += grid_stride())
+    out[p] = (idx[p / C] == p % C) ? T(1) : T(0);
 }
 
 // One thread per line (o, i): sequential scan, coalesced across i.
@@ -188,10 +191,18 @@ void gather_forward(void* out, const void* x, const int64_t* idx, int64_t O, int
   cudaStream_t s = stream(device);
   const unsigned g = grid_for(n);
   switch (elem) {
-    case 1: gather_kernel<<<g, kBlock, 0, s>>>((uint8_t*)out, (const uint8_t*)x, idx, O, Kx, J, I); break;
-    case 2: gather_kernel<<<g, kBlock, 0, s>>>((uint16_t*)out, (const uint16_t*)x, idx, O, Kx, J, I); break;
-    case 4: gather_kernel<<<g, kBlock, 0, s>>>((uint32_t*)out, (const uint32_t*)x, idx, O, Kx, J, I); break;
-    default: gather_kernel<<<g, kBlock, 0, s>>>((uint64_t*)out, (const uint64_t*)x, idx, O, Kx, J, I); break;
+    case 1:
+      gather_kernel<<<g, kBlock, 0, s>>>((uint8_t*)out, (const uint8_t*)x, idx, O, Kx, J, I);
+      break;
+    case 2:
+      gather_kernel<<<g, kBlock, 0, s>>>((uint16_t*)out, (const uint16_t*)x, idx, O, Kx, J, I);
+      break;
+    case 4:
+      gather_kernel<<<g, kBlock, 0, s>>>((uint32_t*)out, (const uint32_t*)x, idx, O, Kx, J, I);
+      break;
+    default:
+      gather_kernel<<<g, kBlock, 0, s>>>((uint64_t*)out, (const uint64_t*)x, idx, O, Kx, J, I);
+      break;
   }
   check_launch("gather_kernel");
 }
@@ -203,10 +214,21 @@ void index_select_forward(void* out, const void* x, const int64_t* idx, int64_t 
   cudaStream_t s = stream(device);
   const unsigned g = grid_for(n);
   switch (elem) {
-    case 1: index_select_kernel<<<g, kBlock, 0, s>>>((uint8_t*)out, (const uint8_t*)x, idx, O, Kx, N, I); break;
-    case 2: index_select_kernel<<<g, kBlock, 0, s>>>((uint16_t*)out, (const uint16_t*)x, idx, O, Kx, N, I); break;
-    case 4: index_select_kernel<<<g, kBlock, 0, s>>>((uint32_t*)out, (const uint32_t*)x, idx, O, Kx, N, I); break;
-    default: index_select_kernel<<<g, kBlock, 0, s>>>((uint64_t*)out, (const uint64_t*)x, idx, O, Kx, N, I); break;
+    case 1:
+      index_select_kernel<<<g, kBlock, 0, s>>>((uint8_t*)out, (const uint8_t*)x, idx, O, Kx, N, I);
+      break;
+    case 2:
+      index_select_kernel<<<g, kBlock, 0, s>>>((uint16_t*)out, (const uint16_t*)x, idx, O, Kx, N,
+                                               I);
+      break;
+    case 4:
+      index_select_kernel<<<g, kBlock, 0, s>>>((uint32_t*)out, (const uint32_t*)x, idx, O, Kx, N,
+                                               I);
+      break;
+    default:
+      index_select_kernel<<<g, kBlock, 0, s>>>((uint64_t*)out, (const uint64_t*)x, idx, O, Kx, N,
+                                               I);
+      break;
   }
   check_launch("index_select_kernel");
 }
@@ -234,14 +256,30 @@ void masked_fill(void* out, const void* x, const uint8_t* mask, const void* valu
   cudaStream_t s = stream(device);
   const unsigned g = grid_for(n);
   switch (elem) {
-    case 1: { uint8_t v; std::memcpy(&v, value_host, 1);
-      masked_fill_kernel<<<g, kBlock, 0, s>>>((uint8_t*)out, (const uint8_t*)x, mask, v, n); break; }
-    case 2: { uint16_t v; std::memcpy(&v, value_host, 2);
-      masked_fill_kernel<<<g, kBlock, 0, s>>>((uint16_t*)out, (const uint16_t*)x, mask, v, n); break; }
-    case 4: { uint32_t v; std::memcpy(&v, value_host, 4);
-      masked_fill_kernel<<<g, kBlock, 0, s>>>((uint32_t*)out, (const uint32_t*)x, mask, v, n); break; }
-    default: { uint64_t v; std::memcpy(&v, value_host, 8);
-      masked_fill_kernel<<<g, kBlock, 0, s>>>((uint64_t*)out, (const uint64_t*)x, mask, v, n); break; }
+    case 1: {
+      uint8_t v;
+      std::memcpy(&v, value_host, 1);
+      masked_fill_kernel<<<g, kBlock, 0, s>>>((uint8_t*)out, (const uint8_t*)x, mask, v, n);
+      break;
+    }
+    case 2: {
+      uint16_t v;
+      std::memcpy(&v, value_host, 2);
+      masked_fill_kernel<<<g, kBlock, 0, s>>>((uint16_t*)out, (const uint16_t*)x, mask, v, n);
+      break;
+    }
+    case 4: {
+      uint32_t v;
+      std::memcpy(&v, value_host, 4);
+      masked_fill_kernel<<<g, kBlock, 0, s>>>((uint32_t*)out, (const uint32_t*)x, mask, v, n);
+      break;
+    }
+    default: {
+      uint64_t v;
+      std::memcpy(&v, value_host, 8);
+      masked_fill_kernel<<<g, kBlock, 0, s>>>((uint64_t*)out, (const uint64_t*)x, mask, v, n);
+      break;
+    }
   }
   check_launch("masked_fill_kernel");
 }

@@ -27,8 +27,16 @@ __device__ __forceinline__ int64_t first_index() {
 }
 __device__ __forceinline__ int64_t grid_stride() { return (int64_t)gridDim.x * blockDim.x; }
 
-template <typename T> struct AccOf { using type = double; using alpha = double; };
-template <> struct AccOf<int64_t> { using type = int64_t; using alpha = int64_t; };
+template <typename T>
+struct AccOf {
+  using type = double;
+  using alpha = double;
+};
+template <>
+struct AccOf<int64_t> {
+  using type = int64_t;
+  using alpha = int64_t;
+};
 
 // dst + alpha * acc without FMA contraction (matches the CPU's separate operations).
 __device__ __forceinline__ float finish(float d, double alpha, double acc) {
@@ -53,7 +61,10 @@ __device__ __forceinline__ int64_t key_of_piece(const int64_t* poff, int64_t M, 
   int64_t lo = 0, hi = M;
   while (lo < hi) {
     const int64_t mid = lo + (hi - lo + 1) / 2;
-    if (poff[mid] <= pc) lo = mid; else hi = mid - 1;
+    if (poff[mid] <= pc)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   return lo;
 }
@@ -147,7 +158,7 @@ void scatter_add_t(T* out, const int64_t* idx, const T* src, int64_t O, int64_t 
   if (n == 0) return;
   Workspace keys(static_cast<size_t>(n) * sizeof(int64_t), device);
   scatter_keys_kernel<<<grid_for(n), kBlock, 0, stream(device)>>>(keys.as<int64_t>(), idx, O, K, J,
-                                                                   I);
+                                                                  I);
   check_launch("scatter_keys_kernel");
   segment_sum_t(out, src, keys.as<int64_t>(), n, O * K * I, 1, 1, 1.0, device);
 }

@@ -14,13 +14,17 @@ namespace vq::cuda {
 class Workspace {
  public:
   Workspace(size_t nbytes, int device)
-      : n_(nbytes ? nbytes : 1), dev_(Device{DeviceType::CUDA, device}), p_(device_alloc(n_, dev_)) {}
+      : n_(nbytes ? nbytes : 1),
+        dev_(Device{DeviceType::CUDA, device}),
+        p_(device_alloc(n_, dev_)) {}
   ~Workspace() { device_free(p_, n_, dev_); }
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;
   void* get() const { return p_; }
   template <typename T>
-  T* as() const { return static_cast<T*>(p_); }
+  T* as() const {
+    return static_cast<T*>(p_);
+  }
   size_t size() const { return n_; }
 
  private:

@@ -7,8 +7,8 @@
 
 namespace vq::cuda {
 
-void copy_rows(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width, size_t height,
-               int device) {
+void copy_rows(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
+               size_t height, int device) {
   if (width == 0 || height == 0) return;
   cudaStream_t s = stream(device);
   if (height == 1 || (dpitch == width && spitch == width)) {

@@ -44,8 +44,10 @@ template <typename T, typename K>
 __global__ void line_keys_kernel(K* keys, const T* x, int64_t n, bool flip) {
   for (int64_t p = first_index(); p < n; p += grid_stride()) {
     K k;
-    if constexpr (sizeof(T) == 4) k = sortkey::f32_key(x[p]);
-    else k = sortkey::i64_key(x[p]);
+    if constexpr (sizeof(T) == 4)
+      k = sortkey::f32_key(x[p]);
+    else
+      k = sortkey::i64_key(x[p]);
     keys[p] = flip ? static_cast<K>(~k) : k;
   }
 }
@@ -138,8 +140,8 @@ void topk_t(T* values, int64_t* idx, const T* x, int64_t R, int64_t L, int64_t k
   line_keys_kernel<T, K><<<grid_for(n), kBlock, 0, s>>>(keys.as<K>(), x, n, largest);
   check_launch("line_keys_kernel");
   segmented_argsort<K>(perm.as<int64_t>(), keys_out.as<K>(), keys.as<K>(), R, L, device);
-  take_sorted_kernel<T><<<grid_for(R * k), kBlock, 0, s>>>(values, idx, x, perm.as<int64_t>(), R, L,
-                                                           k);
+  take_sorted_kernel<T>
+      <<<grid_for(R * k), kBlock, 0, s>>>(values, idx, x, perm.as<int64_t>(), R, L, k);
   check_launch("take_sorted_kernel");
 }
 
@@ -161,8 +163,9 @@ int64_t unique_t(T* values, int64_t* inverse, int64_t* counts, const T* x, int64
                                                           rid.as<int64_t>(), n);
   check_launch("unique_scatter_kernel");
   int64_t u = 0;
-  check(cudaMemcpyAsync(&u, rid.as<int64_t>() + (n - 1), sizeof(int64_t), cudaMemcpyDeviceToHost, s),
-        "unique: read count");
+  check(
+      cudaMemcpyAsync(&u, rid.as<int64_t>() + (n - 1), sizeof(int64_t), cudaMemcpyDeviceToHost, s),
+      "unique: read count");
   check(cudaStreamSynchronize(s), "unique: synchronize");
   unique_counts_kernel<<<grid_for(u), kBlock, 0, s>>>(counts, starts.as<int64_t>(), u, n);
   check_launch("unique_counts_kernel");

@@ -41,8 +41,10 @@ __global__ void prob_stats_kernel(int64_t* st, const float* p, int64_t R, int64_
     long long bad = 0, nnz = 0;
     for (int64_t k = 0; k < K; ++k) {
       const float v = pr[k];
-      if (!(v >= 0.f) || isinf(v)) ++bad;
-      else if (v > 0.f) ++nnz;
+      if (!(v >= 0.f) || isinf(v))
+        ++bad;
+      else if (v > 0.f)
+        ++nnz;
       sum += v;
     }
     if (bad) atomicAdd(reinterpret_cast<unsigned long long*>(st), (unsigned long long)bad);
@@ -79,7 +81,8 @@ __global__ void race_keys_kernel(uint64_t* keys, const float* p, int64_t n, uint
   for (int64_t q = first_index(); q < n; q += grid_stride()) {
     const double u = sortkey::uniform53_open0(seed, base, static_cast<uint64_t>(q));
     const float w = p[q];
-    const double t = w > 0.f ? __ddiv_rn(-log(u), static_cast<double>(w)) : __longlong_as_double(0x7ff0000000000000LL);
+    const double t = w > 0.f ? __ddiv_rn(-log(u), static_cast<double>(w))
+                             : __longlong_as_double(0x7ff0000000000000LL);
     keys[q] = sortkey::f64_key(t);
   }
 }
@@ -95,7 +98,7 @@ void randperm(int64_t* out, int64_t n, uint64_t seed, uint64_t base, int device)
   if (n == 0) return;
   Workspace keys(static_cast<size_t>(n) * 8, device);
   randperm_keys_kernel<<<grid_for(n), kBlock, 0, stream(device)>>>(keys.as<uint64_t>(), n, seed,
-                                                                    base);
+                                                                   base);
   check_launch("randperm_keys_kernel");
   stable_argsort_u64(out, keys.as<uint64_t>(), n, device);
 }

@@ -55,16 +55,16 @@ TEST_CASE("index_select: rows, columns, codebook lookup") {
   Tensor embed = Tensor::arange(12.0, 24.0, 1.0, DType::f32).view({4, 3});
   Tensor q = ops::index_select(embed, 0, ti({3, 3, 0, 1, 2}, {5}));
   CHECK(q.shape() == Shape{5, 3});
-  CHECK(q.to_vector<float>() ==
-        F32{21, 22, 23, 21, 22, 23, 12, 13, 14, 15, 16, 17, 18, 19, 20});
+  CHECK(q.to_vector<float>() == F32{21, 22, 23, 21, 22, 23, 12, 13, 14, 15, 16, 17, 18, 19, 20});
   CHECK(ops::index_select(x, 0, Tensor::zeros({0}, DType::i64)).shape() == Shape{0, 2});
 }
 
 TEST_CASE("index_select: errors") {
   Tensor x = tf({1, 2, 3, 4, 5, 6}, {3, 2});
-  CHECK_THROWS_WITH_AS(ops::index_select(x, 0, ti({0, 3}, {2})),
-                       doctest::Contains("index_select: index 3 is out of bounds for dim 0 with size 3"),
-                       ShapeError);
+  CHECK_THROWS_WITH_AS(
+      ops::index_select(x, 0, ti({0, 3}, {2})),
+      doctest::Contains("index_select: index 3 is out of bounds for dim 0 with size 3"),
+      ShapeError);
   CHECK_THROWS_WITH_AS(ops::index_select(x, 0, ti({0, 1}, {1, 2})),
                        doctest::Contains("index must be 0-D or 1-D"), ShapeError);
   CHECK_THROWS_WITH_AS(ops::index_select(x, 2, ti({0}, {1})), doctest::Contains("index_select"),

@@ -126,7 +126,8 @@ TEST_CASE("cuda index_add_: codebook statistics match CPU, deterministic across 
   Tensor x3 = rand_f({3, 6, 5}, 12);
   Tensor s3 = rand_f({3, 40, 5}, 13);
   Tensor i3 = Tensor::from_vector(rand_idx(40, 6, 14), {40});
-  check_close(ops::index_add(x3.to(kGpu), 1, i3.to(kGpu), s3.to(kGpu)), ops::index_add(x3, 1, i3, s3));
+  check_close(ops::index_add(x3.to(kGpu), 1, i3.to(kGpu), s3.to(kGpu)),
+              ops::index_add(x3, 1, i3, s3));
 }
 
 TEST_CASE("cuda scatter_add matches CPU, deterministic across runs") {

@@ -49,16 +49,16 @@ TEST_CASE("scatter_add: torch.scatter_add examples") {
   Tensor o1 = ops::scatter_add(b2, 1, ti({2, 2, 0, 1}, {2, 2}), s2);
   CHECK(o1.to_vector<float>() == F32{0, 0, 3, 4, 5, 0, 0, 0, 0});
   // i64.
-  Tensor oi = ops::scatter_add(Tensor::zeros({2}, DType::i64), 0, ti({1, 1, 0}, {3}),
-                               ti({5, 6, 7}, {3}));
+  Tensor oi =
+      ops::scatter_add(Tensor::zeros({2}, DType::i64), 0, ti({1, 1, 0}, {3}), ti({5, 6, 7}, {3}));
   CHECK(oi.to_vector<int64_t>() == I64{7, 11});
 }
 
 TEST_CASE("scatter_add: errors") {
   Tensor base = Tensor::zeros({3});
-  CHECK_THROWS_WITH_AS(ops::scatter_add(base, 0, ti({0, 3}, {2}), tf({1, 2}, {2})),
-                       doctest::Contains("scatter_add: index 3 is out of bounds for dim 0 with size 3"),
-                       ShapeError);
+  CHECK_THROWS_WITH_AS(
+      ops::scatter_add(base, 0, ti({0, 3}, {2}), tf({1, 2}, {2})),
+      doctest::Contains("scatter_add: index 3 is out of bounds for dim 0 with size 3"), ShapeError);
   CHECK_THROWS_WITH_AS(ops::scatter_add(base, 0, ti({0, 1, 2}, {3}), tf({1, 2}, {2})),
                        doctest::Contains("index size 3 exceeds src size 2 at dim 0"), ShapeError);
   CHECK_THROWS_WITH_AS(ops::scatter_add(base, 0, ti({0}, {1, 1}), tf({1}, {1, 1})),
@@ -80,8 +80,8 @@ TEST_CASE("index_add: rows into a codebook table, alpha, inner dims") {
   Tensor o3 = ops::index_add(x3, 1, ti({1, 1}, {2}), s3);
   CHECK(o3.to_vector<float>() == F32{0, 0, 4, 6, 0, 0, 0, 0, 12, 14, 0, 0});
   // i64 counts.
-  Tensor c = ops::index_add(Tensor::zeros({2}, DType::i64), 0, ti({1, 1, 0}, {3}),
-                            ti({1, 1, 1}, {3}), 2);
+  Tensor c =
+      ops::index_add(Tensor::zeros({2}, DType::i64), 0, ti({1, 1, 0}, {3}), ti({1, 1, 1}, {3}), 2);
   CHECK(c.to_vector<int64_t>() == I64{2, 4});
 }
 
@@ -99,9 +99,9 @@ TEST_CASE("index_add_: in place, bumps the version, works on a non-contiguous ds
 
 TEST_CASE("index_add: errors") {
   Tensor t = Tensor::zeros({3, 2});
-  CHECK_THROWS_WITH_AS(ops::index_add(t, 0, ti({0, 5}, {2}), Tensor::ones({2, 2})),
-                       doctest::Contains("index_add: index 5 is out of bounds for dim 0 with size 3"),
-                       ShapeError);
+  CHECK_THROWS_WITH_AS(
+      ops::index_add(t, 0, ti({0, 5}, {2}), Tensor::ones({2, 2})),
+      doctest::Contains("index_add: index 5 is out of bounds for dim 0 with size 3"), ShapeError);
   CHECK_THROWS_WITH_AS(ops::index_add(t, 0, ti({0, 1}, {2}), Tensor::ones({3, 2})),
                        doctest::Contains("src must have shape [2, 2]"), ShapeError);
   CHECK_THROWS_WITH_AS(ops::index_add_(t, 0, ti({0}, {1}), Tensor::ones({1, 3})),
@@ -140,7 +140,8 @@ TEST_CASE("segment_sum: dense and sorted schedules give identical bits") {
   F32 src = random_values(O * N * I, 6);
   F32 base = random_values(O * M * I, 7);
   F32 dense = base, sorted = base;
-  cpu::segment_sum(dense.data(), src.data(), keys.data(), N, M, O, I, -0.75, cpu::SegmentPath::dense);
+  cpu::segment_sum(dense.data(), src.data(), keys.data(), N, M, O, I, -0.75,
+                   cpu::SegmentPath::dense);
   cpu::segment_sum(sorted.data(), src.data(), keys.data(), N, M, O, I, -0.75,
                    cpu::SegmentPath::sorted);
   CHECK(dense == sorted);
@@ -166,7 +167,8 @@ TEST_CASE("scatter_add: deterministic with many duplicates, equal to a serial do
   F32 c = ops::scatter_add(Tensor::zeros({K}), 0, index, src).to_vector<float>();
   CHECK(a == b);
   CHECK(a == c);
-  for (int64_t k = 0; k < K; ++k) CHECK(std::fabs(a[k] - ref[k]) <= 1e-6 * std::fabs(ref[k]) + 1e-6);
+  for (int64_t k = 0; k < K; ++k)
+    CHECK(std::fabs(a[k] - ref[k]) <= 1e-6 * std::fabs(ref[k]) + 1e-6);
   // The weighted bincount is the same keyed sum.
   F32 w = ops::bincount(index, 0, src).to_vector<float>();
   CHECK(w == a);
@@ -211,6 +213,7 @@ TEST_CASE("cumsum: f32 and i64 along any dim") {
 }
 
 TEST_CASE("cumsum: errors") {
-  CHECK_THROWS_WITH_AS(ops::cumsum(Tensor::zeros({2, 2}), 2), doctest::Contains("cumsum"), ShapeError);
+  CHECK_THROWS_WITH_AS(ops::cumsum(Tensor::zeros({2, 2}), 2), doctest::Contains("cumsum"),
+                       ShapeError);
   CHECK_THROWS_AS(ops::cumsum(Tensor::zeros({2}, DType::f64), 0), DTypeError);
 }

@@ -63,9 +63,9 @@ TEST_CASE("topk: largest and smallest, sorted, ties by lower index") {
 
 TEST_CASE("topk: errors") {
   Tensor x = Tensor::zeros({2, 3});
-  CHECK_THROWS_WITH_AS(ops::topk(x, 4),
-                       doctest::Contains("topk: k=4 is out of range for dim 1 of size 3 (x=[2, 3])"),
-                       ShapeError);
+  CHECK_THROWS_WITH_AS(
+      ops::topk(x, 4),
+      doctest::Contains("topk: k=4 is out of range for dim 1 of size 3 (x=[2, 3])"), ShapeError);
   CHECK_THROWS_WITH_AS(ops::topk(x, -1, 0), doctest::Contains("k=-1"), ShapeError);
 }
 
@@ -86,5 +86,6 @@ TEST_CASE("unique: sorted values, inverse in the input's shape, counts") {
 
 TEST_CASE("unique: errors") {
   CHECK_THROWS_WITH_AS(ops::unique(Tensor::zeros({2}, DType::u8)),
-                       doctest::Contains("unique: supports f32 and i64, got u8[2] cpu"), DTypeError);
+                       doctest::Contains("unique: supports f32 and i64, got u8[2] cpu"),
+                       DTypeError);
 }

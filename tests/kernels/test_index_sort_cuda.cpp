@@ -132,8 +132,10 @@ TEST_CASE("cuda multinomial validates its input on the device") {
                        doctest::Contains("probs must be finite and non-negative"), ShapeError);
   Tensor zero = Tensor::from_vector(F32{1, 1, 0, 0}, {2, 2}, kGpu);
   CHECK_THROWS_WITH_AS(ops::multinomial(zero, 1, true, g),
-                       doctest::Contains("every row of probs must have a positive sum"), ShapeError);
+                       doctest::Contains("every row of probs must have a positive sum"),
+                       ShapeError);
   Tensor sparse = Tensor::from_vector(F32{1, 0, 1}, {3}, kGpu);
   CHECK_THROWS_WITH_AS(ops::multinomial(sparse, 3, false, g),
-                       doctest::Contains("only 2 categories with non-zero probability"), ShapeError);
+                       doctest::Contains("only 2 categories with non-zero probability"),
+                       ShapeError);
 }

@@ -10,7 +10,9 @@ using F32 = std::vector<float>;
 
 namespace {
 Tensor tf(const F32& v, const Shape& s) { return Tensor::from_vector(v, s); }
-Tensor ar(int64_t n, const Shape& s) { return Tensor::arange(0.0, double(n), 1.0, DType::f32).view(s); }
+Tensor ar(int64_t n, const Shape& s) {
+  return Tensor::arange(0.0, double(n), 1.0, DType::f32).view(s);
+}
 }  // namespace
 
 TEST_CASE("cat: along dim 0 and dim 1, non-contiguous inputs, i64") {
@@ -29,9 +31,10 @@ TEST_CASE("cat: along dim 0 and dim 1, non-contiguous inputs, i64") {
 
 TEST_CASE("cat: errors name every shape") {
   Tensor a = Tensor::zeros({2, 3}), b = Tensor::zeros({2, 4}), c = Tensor::zeros({3, 3});
-  CHECK_THROWS_WITH_AS(ops::cat({a, b, c}, 0),
-                       doctest::Contains("cat: shapes [2, 3], [2, 4], [3, 3] must match except in dim 0"),
-                       ShapeError);
+  CHECK_THROWS_WITH_AS(
+      ops::cat({a, b, c}, 0),
+      doctest::Contains("cat: shapes [2, 3], [2, 4], [3, 3] must match except in dim 0"),
+      ShapeError);
   CHECK_THROWS_WITH_AS(ops::cat({a, Tensor::zeros({6})}, 0),
                        doctest::Contains("shapes [2, 3], [6]"), ShapeError);
   CHECK_THROWS_WITH_AS(ops::cat({}, 0), doctest::Contains("non-empty list"), ShapeError);
@@ -53,9 +56,10 @@ TEST_CASE("stack: new leading, middle and trailing dims") {
 }
 
 TEST_CASE("stack: errors name every shape") {
-  CHECK_THROWS_WITH_AS(ops::stack({Tensor::zeros({2}), Tensor::zeros({3}), Tensor::zeros({2})}, 0),
-                       doctest::Contains("stack: all tensors must have the same shape, got [2], [3], [2]"),
-                       ShapeError);
+  CHECK_THROWS_WITH_AS(
+      ops::stack({Tensor::zeros({2}), Tensor::zeros({3}), Tensor::zeros({2})}, 0),
+      doctest::Contains("stack: all tensors must have the same shape, got [2], [3], [2]"),
+      ShapeError);
   CHECK_THROWS_WITH_AS(ops::stack({Tensor::zeros({2})}, 2), doctest::Contains("stack"), ShapeError);
 }
 
@@ -85,9 +89,9 @@ TEST_CASE("split, split_sizes, chunk: errors") {
   Tensor x = Tensor::zeros({4});
   CHECK_THROWS_WITH_AS(ops::split(x, 0, 0), doctest::Contains("split: split_size must be positive"),
                        ShapeError);
-  CHECK_THROWS_WITH_AS(ops::split_sizes(x, {1, 2}, 0),
-                       doctest::Contains("split_sizes: sizes [1, 2] must be non-negative and sum to 4"),
-                       ShapeError);
+  CHECK_THROWS_WITH_AS(
+      ops::split_sizes(x, {1, 2}, 0),
+      doctest::Contains("split_sizes: sizes [1, 2] must be non-negative and sum to 4"), ShapeError);
   CHECK_THROWS_WITH_AS(ops::chunk(x, 0, 0), doctest::Contains("chunk: chunks must be positive"),
                        ShapeError);
 }
@@ -112,10 +116,13 @@ TEST_CASE("pad: constant value, last dims first, negative pads crop") {
 
 TEST_CASE("pad: errors") {
   Tensor x = Tensor::zeros({2, 3});
-  CHECK_THROWS_WITH_AS(ops::pad(x, {1}), doctest::Contains("pad: pads must have an even length of at most 2 * ndim = 4, got 1"),
-                       ShapeError);
+  CHECK_THROWS_WITH_AS(
+      ops::pad(x, {1}),
+      doctest::Contains("pad: pads must have an even length of at most 2 * ndim = 4, got 1"),
+      ShapeError);
   CHECK_THROWS_WITH_AS(ops::pad(x, {1, 1, 1, 1, 1, 1}), doctest::Contains("got 6"), ShapeError);
-  CHECK_THROWS_WITH_AS(ops::pad(x, {-2, -2}),
-                       doctest::Contains("padding (-2, -2) of dim 1 of x=[2, 3] gives negative size -1"),
-                       ShapeError);
+  CHECK_THROWS_WITH_AS(
+      ops::pad(x, {-2, -2}),
+      doctest::Contains("padding (-2, -2) of dim 1 of x=[2, 3] gives negative size -1"),
+      ShapeError);
 }

@@ -47,8 +47,10 @@ TEST_CASE("cuda split, chunk and pad match CPU") {
     CHECK(pg[i].contiguous().to_vector<float>() == pc[i].contiguous().to_vector<float>());
   }
   auto sg = ops::split_sizes(x.to(kGpu), {1, 5}, 1);
-  CHECK(sg[1].contiguous().to_vector<float>() == ops::split_sizes(x, {1, 5}, 1)[1].contiguous().to_vector<float>());
-  for (const auto& pads : std::vector<std::vector<int64_t>>{{1, 2}, {0, 1, 3, 0}, {-1, 2, -2, -1}}) {
+  CHECK(sg[1].contiguous().to_vector<float>() ==
+        ops::split_sizes(x, {1, 5}, 1)[1].contiguous().to_vector<float>());
+  for (const auto& pads :
+       std::vector<std::vector<int64_t>>{{1, 2}, {0, 1, 3, 0}, {-1, 2, -2, -1}}) {
     Tensor g = ops::pad(x.to(kGpu), pads, 0.25);
     Tensor c = ops::pad(x, pads, 0.25);
     CHECK(g.shape() == c.shape());
