@@ -6,6 +6,7 @@
 // broadcast expand (an expanded batch dim is stride 0 and never materialized). The CPU
 // goes to cblas_sgemm (kernels/cpu/blas.h), CUDA to cuBLAS (kernels/cuda/blas.h).
 #include <algorithm>
+#include <ostream>
 #include <string>
 
 #include "core/error.h"
@@ -43,7 +44,7 @@ Layout layout_of(const Tensor& t) {
   Layout l;
   const int64_t n = t.dim();
   const bool ok = blas_layout(t.size(n - 2), t.size(n - 1), t.stride(n - 2), t.stride(n - 1), &l);
-  check(ok, "matmul: internal error, operand ", t.str(), " is not BLAS-ready");
+  if (!ok) throw Error("matmul: internal error, operand " + t.str() + " is not BLAS-ready");
   return l;
 }
 
@@ -107,9 +108,34 @@ void gemm_engine(const Tensor& a, const Tensor& b, Tensor& c, float alpha, float
   }
 }
 
+// A tensor's shape, formatted only when a message is built.
+struct ShapeText {
+  const Tensor* t;
+};
+std::ostream& operator<<(std::ostream& os, const ShapeText& s) { return os << shape_str(s.t->shape()); }
+
+// The shapes part of an error message, formatted only when a check fails:
+// "<op>: shapes [2, 3] and [4, 5]" or, with c, "<op>: a=[2, 3]^T, b=[3, 4], c=[2, 4]".
+struct ShapesMsg {
+  const char* op;
+  const Tensor* a;
+  bool ta;
+  const Tensor* b;
+  bool tb;
+  const Tensor* c = nullptr;
+};
+
+std::ostream& operator<<(std::ostream& os, const ShapesMsg& m) {
+  const std::string a = shape_str(m.a->shape()) + (m.ta ? "^T" : "");
+  const std::string b = shape_str(m.b->shape()) + (m.tb ? "^T" : "");
+  if (m.c) return os << m.op << ": a=" << a << ", b=" << b << ", c=" << shape_str(m.c->shape());
+  return os << m.op << ": shapes " << a << " and " << b;
+}
+
 void check_device_built(const char* op, const Tensor& t) {
 #ifndef VQ_WITH_CUDA
-  check<DeviceError>(!t.device().is_cuda(), op, ": this build has no CUDA support (", t.str(), ")");
+  if (t.device().is_cuda())
+    throw DeviceError(std::string(op) + ": this build has no CUDA support (" + t.str() + ")");
 #endif
 }
 
@@ -120,7 +146,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_f32("matmul", "a", a);
   detail::check_f32("matmul", "b", b);
   check_device_built("matmul", a);
-  const std::string shapes = "matmul: shapes " + shape_str(a.shape()) + " and " + shape_str(b.shape());
+  const ShapesMsg shapes{"matmul", &a, false, &b, false};
   check<ShapeError>(a.dim() >= 1 && b.dim() >= 1, shapes, ": both operands need at least 1 dim");
   // torch.matmul: a 1-D a is a row vector [1, K], a 1-D b a column [K, 1]; those dims
   // are dropped from the result.
@@ -167,16 +193,14 @@ void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& 
   detail::check_f32("gemm", "b", b);
   detail::check_f32("gemm", "c", c);
   check_device_built("gemm", a);
-  const std::string desc = "gemm: a=" + shape_str(a.shape()) + (trans_a ? "^T" : "") +
-                           ", b=" + shape_str(b.shape()) + (trans_b ? "^T" : "") +
-                           ", c=" + shape_str(c.shape());
+  const ShapesMsg desc{"gemm", &a, trans_a, &b, trans_b, &c};
   check<ShapeError>(a.dim() == 2 && b.dim() == 2 && c.dim() == 2, desc,
                     ": all three must be 2-D");
   const Tensor oa = trans_a ? a.t() : a;
   const Tensor ob = trans_b ? b.t() : b;
   check<ShapeError>(oa.size(1) == ob.size(0) && c.size(0) == oa.size(0) && c.size(1) == ob.size(1),
-                    desc, ": op(a) is ", shape_str(oa.shape()), ", op(b) is ",
-                    shape_str(ob.shape()), ", c must be [", oa.size(0), ", ", ob.size(1), "]");
+                    desc, ": op(a) is ", ShapeText{&oa}, ", op(b) is ", ShapeText{&ob},
+                    ", c must be [", oa.size(0), ", ", ob.size(1), "]");
   check<ShapeError>(c.is_contiguous(), desc, ": c must be contiguous");
   check<ShapeError>(!c.same_storage(a) && !c.same_storage(b), desc,
                     ": c must not share memory with a or b");
@@ -189,8 +213,7 @@ Tensor bmm(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   detail::check_f32("bmm", "a", a);
   detail::check_f32("bmm", "b", b);
   check_device_built("bmm", a);
-  const std::string desc = "bmm: shapes " + shape_str(a.shape()) + (trans_a ? "^T" : "") +
-                           " and " + shape_str(b.shape()) + (trans_b ? "^T" : "");
+  const ShapesMsg desc{"bmm", &a, trans_a, &b, trans_b};
   check<ShapeError>(a.dim() == 3 && b.dim() == 3, desc, ": both must be 3-D [B, rows, cols]");
   const Tensor oa = trans_a ? a.transpose(1, 2) : a;
   const Tensor ob = trans_b ? b.transpose(1, 2) : b;

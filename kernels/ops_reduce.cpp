@@ -79,7 +79,7 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool unbiased, boo
 
 Tensor norm(const Tensor& x, const std::vector<int64_t>& dims, double p, bool keepdim) {
   check<ConfigError>(p > 0.0, "norm: p must be > 0 (or inf), got ", p, " for x=",
-                     shape_str(x.shape()));
+                     detail::ShapeText{&x.shape()});
   const ReducePlan plan = checked_plan("norm", x, dims, keepdim);
   ReduceSpec spec;
   if (std::isinf(p)) {

@@ -1,19 +1,13 @@
 // Reduction planning shared by the reduction ops (see ops_reduce_plan.h).
 #include "kernels/ops_reduce_plan.h"
 
-#include <string>
+#include <ostream>
 
 #include "core/error.h"
 
 namespace vq::ops::detail {
 
 namespace {
-
-std::string dims_str(const std::vector<int64_t>& dims) {
-  std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
-  return s + "]";
-}
 
 int64_t prod(const Shape& s, size_t lo, size_t hi) {
   int64_t n = 1;
@@ -31,11 +25,11 @@ ReducePlan plan_reduce(const char* op, const Tensor& x, const std::vector<int64_
   for (int64_t d : dims) {
     const int64_t n = nd == 0 ? 1 : static_cast<int64_t>(nd);
     check<ShapeError>(d >= -n && d < n, op, ": dim ", d, " out of range for x=",
-                      shape_str(shape), " (dims=", dims_str(dims), ")");
+                      ShapeText{&shape}, " (dims=", DimsText{&dims}, ")");
     if (nd == 0) continue;  // a scalar reduces over "dim 0" trivially
     const size_t w = static_cast<size_t>(d < 0 ? d + n : d);
-    check<ShapeError>(!red[w], op, ": dim ", w, " repeated in dims=", dims_str(dims),
-                      " for x=", shape_str(shape));
+    check<ShapeError>(!red[w], op, ": dim ", w, " repeated in dims=", DimsText{&dims},
+                      " for x=", ShapeText{&shape});
     red[w] = true;
   }
   ReducePlan p;
@@ -89,7 +83,7 @@ ReducePlan plan_dim(const char* op, const Tensor& x, int64_t dim, bool keepdim) 
   const size_t nd = shape.size();
   const int64_t n = nd == 0 ? 1 : static_cast<int64_t>(nd);
   check<ShapeError>(dim >= -n && dim < n, op, ": dim ", dim, " out of range for x=",
-                    shape_str(shape));
+                    ShapeText{&shape});
   ReducePlan p;
   p.src = x.contiguous();
   if (nd == 0) return p;
@@ -105,6 +99,14 @@ ReducePlan plan_dim(const char* op, const Tensor& x, int64_t dim, bool keepdim) 
     }
   }
   return p;
+}
+
+std::ostream& operator<<(std::ostream& os, const ShapeText& t) { return os << shape_str(*t.s); }
+
+std::ostream& operator<<(std::ostream& os, const DimsText& t) {
+  os << "[";
+  for (size_t i = 0; i < t.d->size(); ++i) os << (i ? ", " : "") << (*t.d)[i];
+  return os << "]";
 }
 
 void no_cuda(const char* op, const Tensor& x) {

@@ -3,6 +3,7 @@
 // and the device dispatch guard. Not part of the public API.
 #pragma once
 #include <cstdint>
+#include <ostream>
 #include <vector>
 
 #include "core/tensor.h"
@@ -27,6 +28,17 @@ ReducePlan plan_reduce(const char* op, const Tensor& x, const std::vector<int64_
 
 // Single-dim plan (max/min, arg*, logsumexp, softmax): src = x.contiguous(), R = size(dim).
 ReducePlan plan_dim(const char* op, const Tensor& x, int64_t dim, bool keepdim);
+
+// A shape or a dim list for an error message, formatted only when the message is built
+// (check() arguments are evaluated on every call, so no shape_str() there).
+struct ShapeText {
+  const Shape* s;
+};
+struct DimsText {
+  const std::vector<int64_t>* d;
+};
+std::ostream& operator<<(std::ostream& os, const ShapeText& t);
+std::ostream& operator<<(std::ostream& os, const DimsText& t);
 
 // Throws DeviceError "<op>: this build has no CUDA support (x=...)".
 [[noreturn]] void no_cuda(const char* op, const Tensor& x);

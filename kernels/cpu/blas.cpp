@@ -13,9 +13,11 @@ namespace vq::cpu {
 
 namespace {
 
-// Per-matrix work (M*N*K) below which a large batch runs as an OpenMP loop of
-// single-threaded GEMMs instead of one multithreaded GEMM after another.
+// Per-matrix work (M*N*K) below which a batch runs as an OpenMP loop of single-threaded
+// GEMMs instead of one (internally threaded) GEMM after another, provided the whole
+// batch is worth a parallel region (a tiny batch takes microseconds sequentially).
 constexpr int64_t kSmallGemm = 64 * 64 * 64;
+constexpr int64_t kParallelBatchWork = int64_t(1) << 22;
 
 void check_sizes(int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb, int64_t ldc) {
   const int64_t lim = INT_MAX;
@@ -67,7 +69,8 @@ void sgemm_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, 
   }
   check_sizes(M, N, K, lda, ldb, ldc);
   const int threads = omp_get_max_threads();
-  if (threads > 1 && batch >= 2 * threads && M * N * K <= kSmallGemm && !omp_in_parallel()) {
+  if (threads > 1 && batch >= 2 * threads && M * N * K <= kSmallGemm &&
+      batch * M * N * K >= kParallelBatchWork && !omp_in_parallel()) {
     // Many small GEMMs: one per OpenMP iteration, OpenBLAS single-threaded meanwhile.
     const int saved = openblas_get_num_threads();
     openblas_set_num_threads(1);

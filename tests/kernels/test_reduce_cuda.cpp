@@ -16,21 +16,29 @@ namespace {
 
 const Device kGpu = cuda_device(0);
 
-// Same values within a relative tolerance (NaN matches NaN, inf matches inf).
+// Same values within tol * (1 + |cpu|) (NaN matches NaN, inf matches the same inf); one
+// CHECK per tensor, reporting the first mismatch.
 void check_same(const Tensor& gpu, const Tensor& cpu_ref, double tol = 1e-5) {
   REQUIRE(gpu.device().is_cuda());
   CHECK(gpu.shape() == cpu_ref.shape());
   CHECK(gpu.dtype() == cpu_ref.dtype());
   const std::vector<float> g = gpu.to_vector<float>(), c = cpu_ref.to_vector<float>();
   REQUIRE(g.size() == c.size());
-  for (size_t i = 0; i < c.size(); ++i) {
-    INFO("element ", i, " gpu ", g[i], " cpu ", c[i]);
-    if (std::isnan(c[i]) || std::isinf(c[i])) {
-      CHECK((std::isnan(c[i]) ? std::isnan(g[i]) : g[i] == c[i]));
+  size_t bad = c.size();
+  for (size_t i = 0; i < c.size() && bad == c.size(); ++i) {
+    bool ok;
+    if (std::isnan(c[i])) {
+      ok = std::isnan(g[i]);
+    } else if (std::isinf(c[i])) {
+      ok = g[i] == c[i];
     } else {
-      CHECK(g[i] == doctest::Approx(c[i]).epsilon(tol).scale(1.0));
+      ok = std::fabs(double(g[i]) - c[i]) <= tol * (1.0 + std::fabs(c[i]));
     }
+    if (!ok) bad = i;
   }
+  INFO("first mismatch at ", bad, " of ", c.size(), ": gpu ", bad < g.size() ? g[bad] : 0.f,
+       " cpu ", bad < c.size() ? c[bad] : 0.f);
+  CHECK(bad == c.size());
 }
 
 void check_index(const Tensor& gpu, const Tensor& cpu_ref) {
