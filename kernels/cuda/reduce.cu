@@ -46,24 +46,27 @@ __device__ __forceinline__ float finalize(double acc, double scale, double root)
   return static_cast<float>(v);
 }
 
-// Block (TX x TY) = TX columns of slab o; blockIdx.y = chunk c of R. Writes the chunk's
-// fold to partial[(o * nchunks + c) * inner + j] when partial != null, else finalizes.
+// Block = TX columns x TY lanes (reduce_common.cuh); blockIdx.y = chunk c of R. Writes the
+// chunk's fold to partial[(o * nchunks + c) * inner + j] when partial != null, else the
+// finalized value to out[o * inner + j].
 template <ReduceKind K>
-__global__ void reduce_kernel(float* out, double* partial, const float* x, int64_t outer,
-                              int64_t R, int64_t inner, int64_t col_tiles, int64_t chunk,
-                              int64_t nchunks, double p, const float* center, double scale,
-                              double root) {
+__global__ void reduce_kernel(float* out, double* partial, const float* x, Geometry g,
+                              int64_t R, int64_t inner, int64_t chunk, int64_t nchunks, double p,
+                              const float* center, double scale, double root) {
   extern __shared__ double sm[];
-  const int tx = threadIdx.x, ty = threadIdx.y, TX = blockDim.x, TY = blockDim.y;
+  int tx, ty;
+  reduce_detail::thread_role(g, &tx, &ty);
+  const int TX = g.tx, TY = g.ty;
   const int64_t c = blockIdx.y;
   const int64_t r0 = c * chunk, r1 = min(R, r0 + chunk);
-  for (int64_t blk = blockIdx.x; blk < outer * col_tiles; blk += gridDim.x) {
-    const int64_t o = blk / col_tiles, j = (blk % col_tiles) * TX + tx;
+  for (int64_t blk = blockIdx.x; blk < g.blocks; blk += gridDim.x) {
+    const int64_t col = blk * TX + tx;
+    const int64_t o = col / inner, j = col % inner;
     double acc = 0.0;
-    if (j < inner) {
-      const float cv = center ? center[o * inner + j] : 0.f;
-      const float* col = x + o * R * inner + j;
-      for (int64_t r = r0 + ty; r < r1; r += TY) acc = combine<K>(acc, term<K>(col[r * inner], p, cv));
+    if (col < g.cols) {
+      const float cv = center ? center[col] : 0.f;
+      const float* base = x + o * R * inner + j;
+      for (int64_t r = r0 + ty; r < r1; r += TY) acc = combine<K>(acc, term<K>(base[r * inner], p, cv));
     }
     sm[ty * TX + tx] = acc;
     __syncthreads();
@@ -71,11 +74,11 @@ __global__ void reduce_kernel(float* out, double* partial, const float* x, int64
       if (ty < s) sm[ty * TX + tx] = combine<K>(sm[ty * TX + tx], sm[(ty + s) * TX + tx]);
       __syncthreads();
     }
-    if (ty == 0 && j < inner) {
+    if (ty == 0 && col < g.cols) {
       if (partial) {
         partial[(o * nchunks + c) * inner + j] = sm[tx];
       } else {
-        out[o * inner + j] = finalize(sm[tx], scale, root);
+        out[col] = finalize(sm[tx], scale, root);
       }
     }
     __syncthreads();
@@ -100,22 +103,21 @@ template <ReduceKind K>
 void launch_reduce(float* out, const float* x, int64_t outer, int64_t R, int64_t inner,
                    const ReduceSpec& s, int device) {
   cudaStream_t st = stream(device);
-  const Geometry g = geometry(outer, inner);
+  const Geometry g = geometry(outer, R, inner);
   const int64_t nchunks = reduce_detail::chunk_count(g.blocks, R);
   const int64_t chunk = nchunks > 1 ? (R + nchunks - 1) / nchunks : std::max<int64_t>(R, 1);
-  const dim3 block(g.tx, g.ty);
   const dim3 grid(reduce_detail::grid_x(g.blocks), static_cast<unsigned>(nchunks));
-  const size_t smem = sizeof(double) * g.tx * g.ty;
+  const size_t smem = sizeof(double) * reduce_detail::kBlock;
   if (nchunks == 1) {
-    reduce_kernel<K><<<grid, block, smem, st>>>(out, nullptr, x, outer, R, inner, g.col_tiles,
-                                                 chunk, 1, s.p, s.center, s.scale, s.root);
+    reduce_kernel<K><<<grid, reduce_detail::kBlock, smem, st>>>(
+        out, nullptr, x, g, R, inner, chunk, 1, s.p, s.center, s.scale, s.root);
     check_launch("reduce_kernel");
     return;
   }
   const size_t ws = sizeof(double) * static_cast<size_t>(outer * nchunks * inner);
   double* partial = static_cast<double*>(device_alloc(ws, cuda_device(device)));
-  reduce_kernel<K><<<grid, block, smem, st>>>(out, partial, x, outer, R, inner, g.col_tiles,
-                                               chunk, nchunks, s.p, s.center, s.scale, s.root);
+  reduce_kernel<K><<<grid, reduce_detail::kBlock, smem, st>>>(
+      out, partial, x, g, R, inner, chunk, nchunks, s.p, s.center, s.scale, s.root);
   check_launch("reduce_kernel(partials)");
   reduce_partials_kernel<K><<<grid_for(outer * inner), 256, 0, st>>>(out, partial, outer, inner,
                                                                      nchunks, s.scale, s.root);
@@ -137,20 +139,22 @@ __device__ __forceinline__ bool takes(float bv, int64_t bi, float av, int64_t ai
   return bv == av && bi < ai;
 }
 
-__global__ void max_kernel(float* values, int64_t* indices, const float* x, int64_t outer,
-                           int64_t R, int64_t inner, int64_t col_tiles, bool is_max) {
+__global__ void max_kernel(float* values, int64_t* indices, const float* x, Geometry g,
+                           int64_t R, int64_t inner, bool is_max) {
   extern __shared__ double sm_raw[];
-  const int tx = threadIdx.x, ty = threadIdx.y, TX = blockDim.x, TY = blockDim.y;
+  int tx, ty;
+  reduce_detail::thread_role(g, &tx, &ty);
+  const int TX = g.tx, TY = g.ty;
   int64_t* si = reinterpret_cast<int64_t*>(sm_raw);
-  float* sv = reinterpret_cast<float*>(si + TX * TY);
-  for (int64_t blk = blockIdx.x; blk < outer * col_tiles; blk += gridDim.x) {
-    const int64_t o = blk / col_tiles, j = (blk % col_tiles) * TX + tx;
+  float* sv = reinterpret_cast<float*>(si + reduce_detail::kBlock);
+  for (int64_t blk = blockIdx.x; blk < g.blocks; blk += gridDim.x) {
+    const int64_t col = blk * TX + tx;
     float best = 0.f;
     int64_t bi = -1;
-    if (j < inner) {
-      const float* col = x + o * R * inner + j;
+    if (col < g.cols) {
+      const float* base = x + (col / inner) * R * inner + col % inner;
       for (int64_t r = ty; r < R; r += TY) {
-        const float v = col[r * inner];
+        const float v = base[r * inner];
         if (takes(v, r, best, bi, is_max)) {
           best = v;
           bi = r;
@@ -170,9 +174,9 @@ __global__ void max_kernel(float* values, int64_t* indices, const float* x, int6
       }
       __syncthreads();
     }
-    if (ty == 0 && j < inner) {
-      if (values) values[o * inner + j] = sv[tx];
-      if (indices) indices[o * inner + j] = si[tx];
+    if (ty == 0 && col < g.cols) {
+      if (values) values[col] = sv[tx];
+      if (indices) indices[col] = si[tx];
     }
     __syncthreads();
   }
@@ -237,10 +241,10 @@ void max_forward(float* values, int64_t* indices, const float* x, int64_t outer,
                  int64_t inner, bool is_max, int device) {
   if (outer == 0 || inner == 0 || R == 0) return;
   cudaStream_t st = stream(device);
-  const Geometry g = geometry(outer, inner);
-  const size_t smem = (sizeof(int64_t) + sizeof(float)) * g.tx * g.ty;
-  max_kernel<<<reduce_detail::grid_x(g.blocks), dim3(g.tx, g.ty), smem, st>>>(
-      values, indices, x, outer, R, inner, g.col_tiles, is_max);
+  const Geometry g = geometry(outer, R, inner);
+  const size_t smem = (sizeof(int64_t) + sizeof(float)) * reduce_detail::kBlock;
+  max_kernel<<<reduce_detail::grid_x(g.blocks), reduce_detail::kBlock, smem, st>>>(
+      values, indices, x, g, R, inner, is_max);
   check_launch("max_kernel");
 }
 

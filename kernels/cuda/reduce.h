@@ -3,10 +3,12 @@
 // header (no CUDA types): the launchers queue work on vq::cuda::stream(device) and check
 // every launch; pointers are device pointers.
 //
-// Scheme (reduce.cu, reduce_softmax.cu): a block of TX x TY threads owns TX adjacent
-// columns j of one slab o (TX = 1, TY = 256 when inner == 1: one block per row; TX = 32,
-// TY = 8 otherwise, so a warp reads 32 consecutive floats). Thread (tx, ty) folds rows
-// r = ty, ty + TY, ... in order, then the TY partials meet in a fixed shared-memory tree.
+// Scheme (reduce.cu, reduce_softmax.cu; geometry in reduce_common.cuh): a block of 256
+// threads holds TX outputs ("columns") x TY lanes; lane ty folds r = ty, ty + TY, ... in
+// order, then the TY partials meet in a fixed shared-memory tree. Rows (inner == 1) use
+// TY = the power of two >= R in [32, 256] with lanes as the fast index (a warp reads a
+// row segment; short rows share a block); columns (inner > 1) use TX = 32 x TY = 8 with
+// columns as the fast index (a warp reads 32 consecutive j).
 // Sums accumulate in double. When few blocks would hold a long reduced dim (a full sum
 // of a large tensor, a bias gradient), R is cut into chunks whose size depends only on
 // the shape: a first kernel writes per-chunk double partials to a workspace, a second

@@ -1,30 +1,58 @@
 // Launch geometry shared by the CUDA reduction kernels (reduce.cu, reduce_softmax.cu);
 // see kernels/cuda/reduce.h for the scheme. Every choice depends only on the shape, so
 // the order of floating-point operations (and the result) is the same on every run.
+//
+// A block has 256 threads in TX "columns" x TY "lanes". Columns enumerate the outputs
+// (o, j) of the [outer, R, inner] problem flattened as c = o * inner + j; the TY lanes of
+// a column fold r = lane, lane + TY, ... and then meet in a shared-memory tree.
+//   inner == 1 (rows): TY = the power of two >= R clamped to [32, 256], TX = 256 / TY
+//     rows per block; lanes are the fast thread index, so a warp reads 32 consecutive
+//     floats of one row (short rows share a block instead of idling 250 threads).
+//   inner > 1 (columns): TX = 32, TY = 8; columns are the fast index, so a warp reads 32
+//     consecutive j of one r.
 #pragma once
 #include <algorithm>
 #include <cstdint>
 
 namespace vq::cuda::reduce_detail {
 
+constexpr int kBlock = 256;
+
 struct Geometry {
-  int tx, ty;         // block = tx columns x ty row-strided threads (tx * ty = 256)
-  int64_t col_tiles;  // column tiles per slab
-  int64_t blocks;     // outer * col_tiles
+  int tx, ty;         // tx * ty = kBlock
+  bool lanes_fast;    // thread index = lane + TY * column (rows) or column + TX * lane
+  int64_t cols;       // outer * inner
+  int64_t blocks;     // ceil(cols / tx)
 };
 
-inline Geometry geometry(int64_t outer, int64_t inner) {
+inline Geometry geometry(int64_t outer, int64_t R, int64_t inner) {
   Geometry g;
   if (inner == 1) {
-    g.tx = 1;
-    g.ty = 256;
+    int ty = 32;
+    while (ty < R && ty < kBlock) ty *= 2;
+    g.ty = ty;
+    g.tx = kBlock / ty;
+    g.lanes_fast = true;
   } else {
     g.tx = 32;
-    g.ty = 8;
+    g.ty = kBlock / 32;
+    g.lanes_fast = false;
   }
-  g.col_tiles = (inner + g.tx - 1) / g.tx;
-  g.blocks = outer * g.col_tiles;
+  g.cols = outer * inner;
+  g.blocks = (g.cols + g.tx - 1) / g.tx;
   return g;
+}
+
+// This thread's column slot tx in [0, TX) and lane ty in [0, TY).
+__device__ __forceinline__ void thread_role(const Geometry& g, int* tx, int* ty) {
+  const int tid = threadIdx.x;
+  if (g.lanes_fast) {
+    *ty = tid % g.ty;
+    *tx = tid / g.ty;
+  } else {
+    *tx = tid % g.tx;
+    *ty = tid / g.tx;
+  }
 }
 
 // Chunks of R for the two-stage sum: only when few blocks would each walk a long R;

@@ -1,8 +1,7 @@
 // CUDA logsumexp, softmax and log_softmax over the middle dim of [outer, R, inner]:
-// the CUDA twins of kernels/cpu/reduce_softmax.cpp. One block (TX columns x TY
-// row-strided threads, reduce_common.cuh) per column tile: a max pass, a fixed-tree
-// double sum of exp(x - m) (m replaced by 0 when it is +-inf, as on the CPU), then the
-// output pass.
+// the CUDA twins of kernels/cpu/reduce_softmax.cpp. Each block holds TX columns x TY
+// lanes (reduce_common.cuh): a max pass, a fixed-tree double sum of exp(x - m) (m
+// replaced by 0 when it is +-inf, as on the CPU), then the output pass.
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -21,20 +20,22 @@ using reduce_detail::geometry;
 enum class Mode { lse, softmax, log_softmax };
 
 template <Mode MODE>
-__global__ void softmax_kernel(float* out, const float* x, int64_t outer, int64_t R,
-                               int64_t inner, int64_t col_tiles) {
+__global__ void softmax_kernel(float* out, const float* x, Geometry g, int64_t R, int64_t inner) {
   extern __shared__ double sm[];
   float* smf = reinterpret_cast<float*>(sm);
-  const int tx = threadIdx.x, ty = threadIdx.y, TX = blockDim.x, TY = blockDim.y;
+  int tx, ty;
+  reduce_detail::thread_role(g, &tx, &ty);
+  const int TX = g.tx, TY = g.ty;
   const int me = ty * TX + tx;
-  for (int64_t blk = blockIdx.x; blk < outer * col_tiles; blk += gridDim.x) {
-    const int64_t o = blk / col_tiles, j = (blk % col_tiles) * TX + tx;
-    const bool live = j < inner;
-    const float* col = x + o * R * inner + j;
+  for (int64_t blk = blockIdx.x; blk < g.blocks; blk += gridDim.x) {
+    const int64_t col = blk * TX + tx;
+    const bool live = col < g.cols;
+    const int64_t off = (col / inner) * R * inner + col % inner;  // element (o, 0, j)
+    const float* xc = x + off;
     // Pass 1: column max.
     float m = -INFINITY;
     if (live) {
-      for (int64_t r = ty; r < R; r += TY) m = fmaxf(m, col[r * inner]);
+      for (int64_t r = ty; r < R; r += TY) m = fmaxf(m, xc[r * inner]);
     }
     smf[me] = m;
     __syncthreads();
@@ -48,7 +49,7 @@ __global__ void softmax_kernel(float* out, const float* x, int64_t outer, int64_
     // Pass 2: sum of exp(x - ms) in double, fixed tree.
     double s_acc = 0.0;
     if (live) {
-      for (int64_t r = ty; r < R; r += TY) s_acc += expf(col[r * inner] - ms);
+      for (int64_t r = ty; r < R; r += TY) s_acc += expf(xc[r * inner] - ms);
     }
     sm[me] = s_acc;
     __syncthreads();
@@ -61,15 +62,15 @@ __global__ void softmax_kernel(float* out, const float* x, int64_t outer, int64_
     // Pass 3: outputs.
     if (live) {
       if (MODE == Mode::lse) {
-        if (ty == 0) out[o * inner + j] = static_cast<float>(double(ms) + log(total));
+        if (ty == 0) out[col] = static_cast<float>(double(ms) + log(total));
       } else if (MODE == Mode::softmax) {
         const float inv = static_cast<float>(1.0 / total);
-        float* ocol = out + o * R * inner + j;
-        for (int64_t r = ty; r < R; r += TY) ocol[r * inner] = expf(col[r * inner] - ms) * inv;
+        float* oc = out + off;
+        for (int64_t r = ty; r < R; r += TY) oc[r * inner] = expf(xc[r * inner] - ms) * inv;
       } else {
         const float shift = static_cast<float>(double(ms) + log(total));
-        float* ocol = out + o * R * inner + j;
-        for (int64_t r = ty; r < R; r += TY) ocol[r * inner] = col[r * inner] - shift;
+        float* oc = out + off;
+        for (int64_t r = ty; r < R; r += TY) oc[r * inner] = xc[r * inner] - shift;
       }
     }
     __syncthreads();
@@ -79,10 +80,10 @@ __global__ void softmax_kernel(float* out, const float* x, int64_t outer, int64_
 template <Mode MODE>
 void launch(float* out, const float* x, int64_t outer, int64_t R, int64_t inner, int device) {
   cudaStream_t st = stream(device);
-  const Geometry g = geometry(outer, inner);
-  const size_t smem = sizeof(double) * g.tx * g.ty;
-  softmax_kernel<MODE><<<reduce_detail::grid_x(g.blocks), dim3(g.tx, g.ty), smem, st>>>(
-      out, x, outer, R, inner, g.col_tiles);
+  const Geometry g = geometry(outer, R, inner);
+  const size_t smem = sizeof(double) * reduce_detail::kBlock;
+  softmax_kernel<MODE><<<reduce_detail::grid_x(g.blocks), reduce_detail::kBlock, smem, st>>>(
+      out, x, g, R, inner);
   check_launch(MODE == Mode::lse ? "logsumexp_kernel" : "softmax_kernel");
 }
 

@@ -70,6 +70,28 @@ TEST_CASE("cuda reduce: sum/mean/var/norm over dim sets match the CPU") {
   check_same(ops::sum(x.to(kGpu).transpose(0, 1), {1}), ops::sum(xt, {1}));
 }
 
+TEST_CASE("cuda reduce: short rows share a block, narrow columns span slabs") {
+  Generator gen(25);
+  // inner == 1 with R from 1 to 300 (TY = 32 ... 256, several rows per block), and
+  // inner = 3 (a column tile spans several slabs o).
+  for (int64_t R : {1, 5, 32, 33, 100, 300}) {
+    INFO("R ", R);
+    const Tensor x = Tensor::randn({1000, R}, gen);
+    const Tensor xg = x.to(kGpu);
+    check_same(ops::sum(xg, {1}), ops::sum(x, {1}));
+    check_same(ops::var(xg, {1}, false), ops::var(x, {1}, false));
+    check_same(ops::norm(xg, {1}), ops::norm(x, {1}));
+    check_index(ops::argmax(xg, 1), ops::argmax(x, 1));
+    check_same(ops::softmax(xg, 1), ops::softmax(x, 1));
+    check_same(ops::logsumexp(xg, 1), ops::logsumexp(x, 1));
+  }
+  const Tensor n = Tensor::randn({50, 40, 3}, gen);
+  const Tensor ng = n.to(kGpu);
+  check_same(ops::sum(ng, {1}), ops::sum(n, {1}));
+  check_index(ops::argmin(ng, 1), ops::argmin(n, 1));
+  check_same(ops::log_softmax(ng, 1), ops::log_softmax(n, 1));
+}
+
 TEST_CASE("cuda reduce: long reductions (two-stage path) match and are deterministic") {
   Generator gen(22);
   const Tensor full = Tensor::randn({1 << 20}, gen);       // one output, R = 2^20
