@@ -77,6 +77,35 @@ __global__ void index_select_kernel(E* out, const E* x, const int64_t* idx, int6
   }
 }
 
+// Wide rows (codebook lookup): one block-stride loop over output rows, threads along the
+// row, so there is no per-element 64-bit division and reads/writes are coalesced.
+template <typename E>
+__global__ void index_select_rows_kernel(E* out, const E* x, const int64_t* idx, int64_t O,
+                                         int64_t Kx, int64_t N, int64_t I) {
+  const int64_t rows = O * N;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const int64_t o = r / N, j = r % N;
+    const E* src = x + (o * Kx + idx[j]) * I;
+    E* dst = out + r * I;
+    for (int64_t i = threadIdx.x; i < I; i += blockDim.x) dst[i] = src[i];
+  }
+}
+
+template <typename E>
+void index_select_launch(E* out, const E* x, const int64_t* idx, int64_t O, int64_t Kx, int64_t N,
+                         int64_t I, cudaStream_t s) {
+  if (I >= 32) {
+    const int64_t rows = O * N;
+    const unsigned g = static_cast<unsigned>(rows < 65535LL * 8 ? rows : 65535LL * 8);
+    const int block = I >= 256 ? 256 : (I >= 128 ? 128 : (I >= 64 ? 64 : 32));
+    index_select_rows_kernel<<<g, block, 0, s>>>(out, x, idx, O, Kx, N, I);
+    check_launch("index_select_rows_kernel");
+  } else {
+    index_select_kernel<<<grid_for(O * N * I), kBlock, 0, s>>>(out, x, idx, O, Kx, N, I);
+    check_launch("index_select_kernel");
+  }
+}
+
 // Small M: per-block shared histogram, then one global add per non-empty bin.
 __global__ void bincount_shared_kernel(int64_t* counts, const int64_t* idx, int64_t n, int M) {
   extern __shared__ unsigned int hist[];
@@ -209,28 +238,22 @@ void gather_forward(void* out, const void* x, const int64_t* idx, int64_t O, int
 
 void index_select_forward(void* out, const void* x, const int64_t* idx, int64_t O, int64_t Kx,
                           int64_t N, int64_t I, size_t elem, int device) {
-  const int64_t n = O * N * I;
-  if (n == 0) return;
+  if (O * N * I == 0) return;
   cudaStream_t s = stream(device);
-  const unsigned g = grid_for(n);
   switch (elem) {
     case 1:
-      index_select_kernel<<<g, kBlock, 0, s>>>((uint8_t*)out, (const uint8_t*)x, idx, O, Kx, N, I);
+      index_select_launch((uint8_t*)out, (const uint8_t*)x, idx, O, Kx, N, I, s);
       break;
     case 2:
-      index_select_kernel<<<g, kBlock, 0, s>>>((uint16_t*)out, (const uint16_t*)x, idx, O, Kx, N,
-                                               I);
+      index_select_launch((uint16_t*)out, (const uint16_t*)x, idx, O, Kx, N, I, s);
       break;
     case 4:
-      index_select_kernel<<<g, kBlock, 0, s>>>((uint32_t*)out, (const uint32_t*)x, idx, O, Kx, N,
-                                               I);
+      index_select_launch((uint32_t*)out, (const uint32_t*)x, idx, O, Kx, N, I, s);
       break;
     default:
-      index_select_kernel<<<g, kBlock, 0, s>>>((uint64_t*)out, (const uint64_t*)x, idx, O, Kx, N,
-                                               I);
+      index_select_launch((uint64_t*)out, (const uint64_t*)x, idx, O, Kx, N, I, s);
       break;
   }
-  check_launch("index_select_kernel");
 }
 
 void bincount(int64_t* counts, const int64_t* idx, int64_t n, int64_t M, int device) {
