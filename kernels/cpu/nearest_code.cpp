@@ -96,7 +96,7 @@ void nearest_code_small_d(int64_t* idx, float* score, const float* x, const floa
   {
     std::vector<float> minv(kRowsPerTask * kPanel);
     std::vector<int32_t> mini(kRowsPerTask * kPanel);
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1) nowait
     for (int64_t t = 0; t < tasks; ++t) {
       const int64_t h = t / blocks, r0 = (t % blocks) * kRowsPerTask;
       const int64_t rows = std::min(kRowsPerTask, N - r0);
