@@ -371,13 +371,17 @@ Tensor Tensor::to(DType dtype) const {
   return out;
 }
 
-void Tensor::copy_(const Tensor& src) {
+void Tensor::copy_untracked_(const Tensor& src) {
   check(defined() && src.defined(), "copy_: undefined tensor");
   Tensor s = src;
   if (s.shape_ != shape_) s = s.expand(shape_);
   if (s.dtype_ != dtype_) s = s.to(dtype_);
   if (s.device_ != device_) s = s.to(device_);
   copy_same(*this, s);
+}
+
+void Tensor::copy_(const Tensor& src) {
+  copy_untracked_(src);
   bump_version();
 }
 

@@ -111,6 +111,11 @@ class Tensor {
   Tensor to(DType dtype) const;    // cast (f32<->bf16/f16/f64/i64/i32/u8/bool)
   // Copies src into this tensor (shapes must match; broadcasts src; casts dtype).
   void copy_(const Tensor& src);
+  // Like copy_ but leaves the version counter alone: PyTorch's `t.data.copy_(src)`.
+  // For buffers that an autograd graph may have saved and that the reference updates
+  // through .data (EMA codebooks): the pending backward then sees the new values, as in
+  // the reference. Never use it on tensors whose old value a backward needs.
+  void copy_untracked_(const Tensor& src);
   void fill_(double value);
   void zero_() { fill_(0.0); }
 

@@ -2,10 +2,12 @@
 // register function's declaration and call here.
 #include "quantizers/builtin.h"
 
+#include "quantizers/vector_quantize.h"
+
 namespace vq {
 
 void register_builtin_quantizers() {
-  // e.g. register_vector_quantize(); register_fsq(); register_lfq(); ...
+  register_vector_quantize();
 }
 
 }  // namespace vq

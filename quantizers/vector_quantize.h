@@ -1,0 +1,80 @@
+// VectorQuantize (SPEC.md section 3): input layouts (sequence, single token,
+// channel-first, image and 3-D feature maps), projections, heads (shared or separate
+// codebooks), the gradient estimators (rotation trick by default, straight-through,
+// DiVeQ, sync_update_v), the losses (commitment MSE or cross-entropy, codebook
+// diversity, orthogonal regularization), masks and lens, top-k, the indices=
+// cross-entropy path, and decode helpers. Codebook maintenance lives in Codebook.
+// https://arxiv.org/abs/1711.00937 (VQ-VAE)
+#pragma once
+#include <memory>
+#include <optional>
+
+#include "nn/layer.h"
+#include "quantizers/codebook.h"
+#include "quantizers/quantizer.h"
+#include "quantizers/vq_options.h"
+
+namespace vq {
+
+// Per-call arguments (reference names). All optional.
+struct VectorQuantizeCall {
+  Tensor indices;  // i64: cross-entropy path (returns quantized in the internal layout + CE loss)
+  Tensor mask;     // bool (b, n), true = valid
+  Tensor lens;     // i64 (b,)
+  std::optional<int64_t> topk;
+  std::optional<double> sample_codebook_temp;
+  std::optional<bool> freeze_codebook;
+  std::optional<double> ema_update_weight;
+  bool accum_ema_update = false;
+  std::optional<bool> ema_update;
+
+  // Reads the reference's forward keyword arguments (return_loss_breakdown is
+  // accepted: the breakdown is always returned). Unknown keys throw ConfigError.
+  static VectorQuantizeCall from_json(const nlohmann::json& kwargs);
+};
+
+class VectorQuantize : public Quantizer {
+ public:
+  // Throws ConfigError for invalid options (the reference's rule named). comm: the
+  // communicator for codebook statistics (default: the process default).
+  explicit VectorQuantize(VectorQuantizeOptions opts, std::shared_ptr<dist::Comm> comm = nullptr,
+                          Generator& gen = default_generator());
+
+  // x: (b, n, dim), (b, dim), (b, dim, n) with channel_last=false, (b, dim, H, W) with
+  // accept_image_fmap, (b, dim, T, H, W) with accept_3d_fmap. Returns quantized in the
+  // input's layout, indices ((b, n), (b, n, heads), (b, H, W), ...; -1 where masked),
+  // loss (scalar; (b, n, k) with topk) and the breakdown terms commitment,
+  // codebook_diversity, orthogonal_reg, inplace_optimize (unweighted).
+  QuantizerOutput forward(const Variable& x, const VectorQuantizeCall& call = {});
+
+  std::string module_name() const override { return "VectorQuantize"; }
+  QuantizerOutput call(const QuantizerCall& c) override;
+  // Codes for indices in the output layout (heads merged), projected out.
+  Tensor get_output_from_indices(const Tensor& indices) override;
+  Tensor get_codes_from_indices(const Tensor& indices);
+
+  // (K, d) for a shared codebook, (h, K, d) for separate ones.
+  Tensor codebook();
+  void set_codebook(const Tensor& codes);
+  Codebook& codebook_module() { return *codebook_; }
+  const VectorQuantizeOptions& options() const { return opts_; }
+  CodebookHealth health() const { return codebook_->health(); }
+
+ private:
+  Variable project_in(const Variable& x);
+  Variable project_out(const Variable& x);
+  Variable losses(const Variable& x, const Variable& x0_seq, const CodebookResult& cb,
+                  const Tensor& idx_out, const Tensor& mask, bool frozen, std::optional<int64_t> topk,
+                  std::map<std::string, Variable>& breakdown);
+
+  VectorQuantizeOptions opts_;
+  int64_t codebook_dim_, heads_;
+  bool has_projection_;
+  std::shared_ptr<nn::Layer> project_in_, project_out_;
+  std::shared_ptr<Codebook> codebook_;
+  Generator* gen_;
+};
+
+void register_vector_quantize();
+
+}  // namespace vq
