@@ -97,30 +97,34 @@ Tensor norm(const Tensor& x, const std::vector<int64_t>& dims, double p, bool ke
   return run("norm", plan, spec);
 }
 
-Tensor count_nonzero(const Tensor& x) {
-  detail::check_args("count_nonzero", {&x});
+namespace {
+// Non-zero count of any dtype, returned to the host (CUDA synchronizes).
+int64_t count_on_host(const char* op, const Tensor& x) {
+  detail::check_args(op, {&x});
   const Tensor xc = x.contiguous();
-  int64_t count = 0;
   if (x.device().is_cuda()) {
 #ifdef VQ_WITH_CUDA
-    count = cuda::count_nonzero_forward(xc.raw_data(), xc.dtype(), xc.numel(), x.device().index);
+    return cuda::count_nonzero_forward(xc.raw_data(), xc.dtype(), xc.numel(), x.device().index);
 #else
-    detail::no_cuda("count_nonzero", x);
+    detail::no_cuda(op, x);
 #endif
-  } else {
-    count = cpu::count_nonzero_forward(xc.raw_data(), xc.dtype(), xc.numel());
   }
-  return Tensor::from_vector(std::vector<int64_t>{count}, Shape{}, x.device());
+  return cpu::count_nonzero_forward(xc.raw_data(), xc.dtype(), xc.numel());
 }
 
-namespace {
 int64_t count_bool(const char* op, const Tensor& x) {
   detail::check_args(op, {&x});
   check<DTypeError>(x.dtype() == DType::boolean || x.dtype() == DType::u8, op,
-                    ": x must be bool or u8, got ", x.str());
-  return count_nonzero(x).item<int64_t>();
+                    ": x must be bool or u8, got ", dtype_name(x.dtype()),
+                    detail::ShapeText{&x.shape()});
+  return count_on_host(op, x);
 }
 }  // namespace
+
+Tensor count_nonzero(const Tensor& x) {
+  const int64_t count = count_on_host("count_nonzero", x);
+  return Tensor::from_vector(std::vector<int64_t>{count}, Shape{}, x.device());
+}
 
 bool any(const Tensor& x) { return count_bool("any", x) > 0; }
 
