@@ -461,6 +461,16 @@ cpu::LfqEntropyParams entropy_params(const char* op, const LfqSpec& spec, int64_
   return e;
 }
 
+// c of avg_probs [H, 2^c] (ShapeError otherwise).
+int32_t avg_bits(const char* op, const Tensor& avg) {
+  check<ShapeError>(avg.dim() == 2 && avg.size(0) >= 1 && avg.size(1) >= 2 &&
+                        (avg.size(1) & (avg.size(1) - 1)) == 0,
+                    op, ": avg_probs must be [H, 2^c], got ", avg.str());
+  int32_t c = 0;
+  while ((int64_t{1} << c) < avg.size(1)) ++c;
+  return c;
+}
+
 // Validates `rows` (i64 [T] on u's device; on the CPU also 0 <= r < N); returns T.
 int64_t check_rows(const char* op, const Tensor& rows, const Tensor& u, int64_t N) {
   if (!rows.defined()) return N;
@@ -512,12 +522,8 @@ Tensor lfq_batch_entropy(const Tensor& avg_probs) {
   const char* op = "lfq_batch_entropy";
   detail::check_args(op, {&avg_probs});
   detail::check_f32(op, "avg_probs", avg_probs);
-  check<ShapeError>(avg_probs.dim() == 2 && avg_probs.size(1) >= 1 &&
-                        (avg_probs.size(1) & (avg_probs.size(1) - 1)) == 0,
-                    op, ": avg_probs must be [H, 2^c], got ", avg_probs.str());
+  const int32_t c = avg_bits(op, avg_probs);
   const int64_t H = avg_probs.size(0);
-  int32_t c = 0;
-  while ((int64_t{1} << c) < avg_probs.size(1)) ++c;
   const Tensor ac = avg_probs.contiguous();
   if (avg_probs.device().is_cpu())
     return Tensor::scalar(static_cast<float>(cpu::lfq_batch_entropy(ac.data<float>(), H, c)));
@@ -530,44 +536,63 @@ Tensor lfq_batch_entropy(const Tensor& avg_probs) {
 #endif
 }
 
-Tensor lfq_entropy_backward(const Tensor& u, const Tensor& rows, const Tensor& avg_probs,
-                            const Tensor& grad_per_sample, const Tensor& grad_batch,
-                            const LfqSpec& spec, int64_t num_codebooks, double inv_temperature,
-                            bool exact) {
-  const char* op = "lfq_entropy_backward";
-  detail::check_args(op, {&u, &avg_probs});
-  detail::check_f32(op, "u", u);
+Tensor lfq_batch_entropy_backward(const Tensor& avg_probs, const Tensor& grad_batch) {
+  const char* op = "lfq_batch_entropy_backward";
+  detail::check_args(op, {&avg_probs, &grad_batch});
   detail::check_f32(op, "avg_probs", avg_probs);
+  const int32_t c = avg_bits(op, avg_probs);
+  check_scalar(op, "grad_batch", grad_batch, avg_probs.device());
+  const int64_t H = avg_probs.size(0);
+  const Tensor ac = avg_probs.contiguous();
+  Tensor G = Tensor::empty(avg_probs.shape(), DType::f32, avg_probs.device());
+  if (avg_probs.device().is_cpu()) {
+    cpu::lfq_batch_entropy_grad(G.data<float>(), ac.data<float>(), H, c, cpu_scalar(grad_batch));
+  } else {
+#ifdef VQ_WITH_CUDA
+    const Tensor gb = grad_batch.contiguous();
+    cuda::lfq_batch_entropy_grad(G.data<float>(), ac.data<float>(), H, c, gb.data<float>(),
+                                 avg_probs.device().index);
+#else
+    no_cuda(op);
+#endif
+  }
+  return G;
+}
+
+Tensor lfq_entropy_backward(const Tensor& u, const Tensor& rows, const Tensor& grad_avg_probs,
+                            const Tensor& grad_per_sample, const LfqSpec& spec,
+                            int64_t num_codebooks, double inv_temperature, bool exact) {
+  const char* op = "lfq_entropy_backward";
+  detail::check_args(op, {&u});
+  detail::check_f32(op, "u", u);
   const cpu::LfqEntropyParams e = entropy_params(op, spec, num_codebooks, inv_temperature, exact);
   const int64_t N = rows_of(op, "u", u, num_codebooks * e.c, "num_codebooks * codebook_dim");
   const int64_t K = int64_t{1} << e.c;
-  check<ShapeError>(avg_probs.dim() == 2 && avg_probs.size(0) == num_codebooks &&
-                        avg_probs.size(1) == K,
-                    op, ": avg_probs must be [num_codebooks, 2^codebook_dim] = [", num_codebooks,
-                    ", ", K, "], got ", avg_probs.str());
+  Tensor gc;
+  if (grad_avg_probs.defined()) {
+    detail::check_args(op, {&u, &grad_avg_probs});
+    detail::check_f32(op, "grad_avg_probs", grad_avg_probs);
+    check<ShapeError>(grad_avg_probs.dim() == 2 && grad_avg_probs.size(0) == num_codebooks &&
+                          grad_avg_probs.size(1) == K,
+                      op, ": grad_avg_probs must be [num_codebooks, 2^codebook_dim] = [",
+                      num_codebooks, ", ", K, "], got ", grad_avg_probs.str());
+    gc = grad_avg_probs.contiguous();
+  }
   check_scalar(op, "grad_per_sample", grad_per_sample, u.device());
-  check_scalar(op, "grad_batch", grad_batch, u.device());
   const int64_t T = check_rows(op, rows, u, N);
-  const Tensor uc = u.contiguous(), ac = avg_probs.contiguous();
+  const Tensor uc = u.contiguous();
   const Tensor rc = rows.defined() ? rows.contiguous() : Tensor();
   const int64_t* rp = rc.defined() ? rc.data<int64_t>() : nullptr;
   Tensor du = Tensor::zeros(u.shape(), DType::f32, u.device());
+  const float* G = gc.defined() ? gc.data<float>() : nullptr;
   if (u.device().is_cpu()) {
-    std::vector<float> G;
-    if (grad_batch.defined()) {
-      G.resize(static_cast<size_t>(num_codebooks * K));
-      cpu::lfq_batch_entropy_grad(G.data(), ac.data<float>(), num_codebooks, e.c,
-                                  cpu_scalar(grad_batch));
-    }
-    cpu::lfq_entropy_backward(du.data<float>(), uc.data<float>(), rp, T,
-                              G.empty() ? nullptr : G.data(), cpu_scalar(grad_per_sample), e);
+    cpu::lfq_entropy_backward(du.data<float>(), uc.data<float>(), rp, T, G,
+                              cpu_scalar(grad_per_sample), e);
   } else {
 #ifdef VQ_WITH_CUDA
     const Tensor gps = grad_per_sample.defined() ? grad_per_sample.contiguous() : Tensor();
-    const Tensor gb = grad_batch.defined() ? grad_batch.contiguous() : Tensor();
-    cuda::lfq_entropy_backward(du.data<float>(), uc.data<float>(), rp, T, ac.data<float>(),
-                               gps.defined() ? gps.data<float>() : nullptr,
-                               gb.defined() ? gb.data<float>() : nullptr, e, u.device().index);
+    cuda::lfq_entropy_backward(du.data<float>(), uc.data<float>(), rp, T, G,
+                               gps.defined() ? gps.data<float>() : nullptr, e, u.device().index);
 #else
     no_cuda(op);
 #endif

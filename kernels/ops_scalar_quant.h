@@ -126,12 +126,15 @@ LfqEntropyStats lfq_entropy_stats(const Tensor& u, const Tensor& rows, const Lfq
                                   int64_t num_codebooks, double inv_temperature, bool exact);
 // Mean over codebooks of -sum_k p log(max(p, 1e-5)) of avg_probs [H, K]: f32 scalar.
 Tensor lfq_batch_entropy(const Tensor& avg_probs);
-// du (u's shape, zero outside `rows`) of grad_per_sample * per_sample_entropy +
-// grad_batch * batch_entropy(avg_probs) (scalars, either may be undefined), where
-// avg_probs is what lfq_entropy_stats returned (possibly all-reduced across processes).
-Tensor lfq_entropy_backward(const Tensor& u, const Tensor& rows, const Tensor& avg_probs,
-                            const Tensor& grad_per_sample, const Tensor& grad_batch,
-                            const LfqSpec& spec, int64_t num_codebooks, double inv_temperature,
-                            bool exact);
+// Its gradient: grad_batch (f32 scalar) * d batch_entropy / d avg_probs, f32 [H, K]
+// (= -grad_batch (log max(p, 1e-5) + [p >= 1e-5]) / H, torch's clamp gradient).
+Tensor lfq_batch_entropy_backward(const Tensor& avg_probs, const Tensor& grad_batch);
+// du (u's shape, zero outside `rows`) of sum(grad_avg_probs * avg_probs) +
+// grad_per_sample * per_sample_entropy, for the avg_probs / per_sample_entropy that
+// lfq_entropy_stats computes from (u, rows). grad_avg_probs: f32 [H, 2^c] or undefined;
+// grad_per_sample: f32 scalar or undefined.
+Tensor lfq_entropy_backward(const Tensor& u, const Tensor& rows, const Tensor& grad_avg_probs,
+                            const Tensor& grad_per_sample, const LfqSpec& spec,
+                            int64_t num_codebooks, double inv_temperature, bool exact);
 
 }  // namespace vq::ops

@@ -34,11 +34,14 @@ void lfq_entropy_forward(float* avg, float* per_sample, const float* u, const in
                          int64_t T, const cpu::LfqEntropyParams& p, int device);
 // *out (device scalar) = mean over codebooks of the clamped entropy of avg [H, 2^c].
 void lfq_batch_entropy(float* out, const float* avg, int64_t H, int32_t c, int device);
-// du [N, H*c] += grad_ps[0] * d per_sample / du + grad_batch[0] * d batch_entropy / du
-// (device scalars, nullptr = term absent), as cpu::lfq_entropy_backward with
-// G = cpu::lfq_batch_entropy_grad(avg, grad_batch).
+// G [H, 2^c] = grad_batch[0] * d batch_entropy / d avg (device scalar), as
+// cpu::lfq_batch_entropy_grad.
+void lfq_batch_entropy_grad(float* G, const float* avg, int64_t H, int32_t c,
+                            const float* grad_batch, int device);
+// du [N, H*c] += d(sum G avg)/du + grad_ps[0] * d per_sample / du (G [H, 2^c] and
+// grad_ps a device scalar; nullptr = term absent), as cpu::lfq_entropy_backward.
 void lfq_entropy_backward(float* du, const float* u, const int64_t* rows, int64_t T,
-                          const float* avg, const float* grad_ps, const float* grad_batch,
-                          const cpu::LfqEntropyParams& p, int device);
+                          const float* G, const float* grad_ps, const cpu::LfqEntropyParams& p,
+                          int device);
 
 }  // namespace vq::cuda

@@ -372,20 +372,19 @@ void lfq_batch_entropy(float* out, const float* avg, int64_t H, int32_t c, int d
   check_launch("batch_entropy_kernel");
 }
 
+void lfq_batch_entropy_grad(float* G, const float* avg, int64_t H, int32_t c,
+                            const float* grad_batch, int device) {
+  const int64_t n = H * (int64_t{1} << c);
+  batch_grad_kernel<<<grid_for(n, kBlock), kBlock, 0, stream(device)>>>(G, avg, n, H, grad_batch);
+  check_launch("batch_grad_kernel");
+}
+
 void lfq_entropy_backward(float* du, const float* u, const int64_t* rows, int64_t T,
-                          const float* avg, const float* grad_ps, const float* grad_batch,
-                          const LfqEntropyParams& p, int device) {
+                          const float* G, const float* grad_ps, const LfqEntropyParams& p,
+                          int device) {
   if (T <= 0) return;
   cudaStream_t s = stream(device);
   const int64_t K = int64_t{1} << p.c;
-  Workspace Gw(grad_batch ? static_cast<size_t>(p.H * K) * sizeof(float) : 0, device);
-  const float* G = nullptr;
-  if (grad_batch) {
-    batch_grad_kernel<<<grid_for(p.H * K, kBlock), kBlock, 0, s>>>(Gw.as<float>(), avg, p.H * K,
-                                                                    p.H, grad_batch);
-    check_launch("batch_grad_kernel");
-    G = Gw.as<float>();
-  }
   if (p.exact) {
     exact_backward_kernel<<<static_cast<unsigned>(T * p.H), kBlock, 0, s>>>(du, u, rows, T, G,
                                                                              grad_ps, p);

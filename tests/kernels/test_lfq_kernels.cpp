@@ -260,8 +260,9 @@ TEST_CASE("lfq kernels: entropy on a row subset and an empty selection") {
     CHECK(ops::lfq_batch_entropy(s.avg_probs).item<float>() == doctest::Approx(ref.batch).epsilon(1e-5));
     if (exact) CHECK(s.per_sample_entropy.item<float>() == doctest::Approx(ref.per_sample).epsilon(1e-5));
     // the gradient touches only the selected rows
-    const std::vector<float> du = vec(ops::lfq_entropy_backward(u, r, s.avg_probs, Tensor::scalar(1.f),
-                                                                Tensor::scalar(-1.f), spec, 1, 2.0, exact));
+    const std::vector<float> du = vec(ops::lfq_entropy_backward(
+        u, r, ops::lfq_batch_entropy_backward(s.avg_probs, Tensor::scalar(-1.f)), Tensor::scalar(1.f),
+        spec, 1, 2.0, exact));
     for (int64_t row = 0; row < 20; ++row) {
       const bool sel = std::find(rows.begin(), rows.end(), row) != rows.end();
       double n = 0;
@@ -291,7 +292,8 @@ TEST_CASE("lfq kernels: entropy gradients match central differences (exact and f
       };
       const ops::LfqEntropyStats s = ops::lfq_entropy_stats(u, Tensor(), spec, 2, beta, exact);
       const std::vector<float> du = vec(ops::lfq_entropy_backward(
-          u, Tensor(), s.avg_probs, Tensor::scalar(gps), Tensor::scalar(gb), spec, 2, beta, exact));
+          u, Tensor(), ops::lfq_batch_entropy_backward(s.avg_probs, Tensor::scalar(gb)),
+          Tensor::scalar(gps), spec, 2, beta, exact));
       std::vector<float> uv = vec(u);
       for (int i = 0; i < 9 * 2 * c; i += 5) {
         const float keep = uv[i], e = 2e-2f;
@@ -321,8 +323,8 @@ TEST_CASE("lfq kernels: error messages") {
                                               spec, 1, 100.0, false),
                        doctest::Contains("row 5 out of range for 3 rows"), ShapeError);
   CHECK_THROWS_WITH_AS(ops::lfq_entropy_backward(Tensor::zeros({3, 4}), Tensor(), Tensor::zeros({1, 8}), Tensor(),
-                                                 Tensor(), spec, 1, 100.0, false),
-                       doctest::Contains("avg_probs must be [num_codebooks, 2^codebook_dim] = [1, 16], got f32[1, 8]"),
+                                                 spec, 1, 100.0, false),
+                       doctest::Contains("grad_avg_probs must be [num_codebooks, 2^codebook_dim] = [1, 16], got f32[1, 8]"),
                        ShapeError);
   ops::LfqSpec bad;
   bad.codebook_dim = 0;

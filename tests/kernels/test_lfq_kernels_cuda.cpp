@@ -117,11 +117,14 @@ TEST_CASE("lfq cuda: entropy statistics and gradients match the CPU (both modes)
     check_close(host(ops::lfq_batch_entropy(d.avg_probs)), host(ops::lfq_batch_entropy(c.avg_probs)),
                 1e-5, 1e-7);
     const Tensor gps = Tensor::scalar(0.6f), gb = Tensor::scalar(-1.1f);
+    const Tensor Gc = ops::lfq_batch_entropy_backward(c.avg_probs, gb);
+    const Tensor Gd = ops::lfq_batch_entropy_backward(c.avg_probs.to(dev), gb.to(dev));
+    check_close(host(Gd), host(Gc), 1e-5, 1e-7);
     const std::vector<float> duc =
-        host(ops::lfq_entropy_backward(u, rows, c.avg_probs, gps, gb, spec, k.H, k.beta, k.exact));
+        host(ops::lfq_entropy_backward(u, rows, Gc, gps, spec, k.H, k.beta, k.exact));
     const std::vector<float> dud = host(ops::lfq_entropy_backward(
-        u.to(dev), rows.defined() ? rows.to(dev) : rows, c.avg_probs.to(dev), gps.to(dev),
-        gb.to(dev), spec, k.H, k.beta, k.exact));
+        u.to(dev), rows.defined() ? rows.to(dev) : rows, Gc.to(dev), gps.to(dev), spec, k.H,
+        k.beta, k.exact));
     double scale = 0;
     for (float v : duc) scale = std::max(scale, static_cast<double>(std::fabs(v)));
     check_close(dud, duc, 1e-3, 1e-4 * scale);
