@@ -1,0 +1,156 @@
+// Conv2d forward + backward at the reference example's shapes (Fashion-MNIST
+// autoencoder: batch 256, 3x3 kernels, padding 1): 1 -> 16 channels at 28x28 and
+// 16 -> 32 at 14x14, through nn::conv2d and the autograd engine (the path a training
+// step takes: forward, then dx, dW and dbias). Same-process baseline: one sgemm of
+// the equivalent im2col GEMM shape (M = out channels, N = batch * output pixels,
+// K = in channels * 9), which has exactly the forward's FLOPs; the backward's two
+// GEMMs have the same count again each, so
+//   vs_sgemm = (3 x sgemm time) / (conv forward + backward time)
+// is the conv's efficiency relative to the raw BLAS on the same FLOPs (1.0 = as fast
+// as three big GEMMs). Counters: GFLOP/s over 3 x 2 M N K flops, ms per iteration.
+// CUDA rows (cuBLAS baseline) appear when a GPU answers.
+//   bench_conv --benchmark_min_time=0.5
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <chrono>
+
+#include "autograd/functions.h"
+#include "core/device.h"
+#include "kernels/ops.h"
+#include "nn/functional.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Shape4 {
+  int64_t B, C, H, W, O;
+};
+constexpr Shape4 kLayer1{256, 1, 28, 28, 16};
+constexpr Shape4 kLayer2{256, 16, 14, 14, 32};
+
+double gemm_flops(const Shape4& s) { return 2.0 * s.O * (s.B * s.H * s.W) * (s.C * 9); }
+
+// Waits for queued device work (a 1-element read-back synchronizes the stream).
+void sync(const vq::Tensor& t) {
+  if (t.device().is_cuda()) benchmark::DoNotOptimize(t.flatten().narrow(0, 0, 1).item<float>());
+}
+
+void set_counters(benchmark::State& state, double flops_per_iter, double seconds) {
+  const double per_iter = seconds / static_cast<double>(state.iterations());
+  state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iter / per_iter / 1e9);
+  state.counters["ms"] = benchmark::Counter(per_iter * 1e3);
+}
+
+// Best sgemm time for the forward-equivalent GEMM on dev (measured once per shape/device).
+double sgemm_seconds(const Shape4& s, vq::Device dev) {
+  const int64_t M = s.O, N = s.B * s.H * s.W, K = s.C * 9;
+  vq::Generator gen(1);
+  vq::Tensor a = vq::Tensor::randn({M, K}, gen, dev), b = vq::Tensor::randn({K, N}, gen, dev);
+  vq::Tensor c = vq::Tensor::empty({M, N}, vq::DType::f32, dev);
+  double best = 1e30;
+  for (int r = 0; r < 8; ++r) {
+    auto t0 = Clock::now();
+    if (dev.is_cpu())
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.f, a.data<float>(), K,
+                  b.data<float>(), N, 0.f, c.data<float>(), N);
+    else
+      vq::ops::gemm(a, false, b, false, c);
+    sync(c);
+    const double t = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (r > 0) best = std::min(best, t);
+  }
+  return best;
+}
+
+void BM_conv_fwd_bwd(benchmark::State& state, Shape4 s, vq::Device dev) {
+  if (dev.is_cuda() && !vq::cuda_available()) {
+    state.SkipWithError("no CUDA device");
+    return;
+  }
+  vq::Generator gen(0);
+  vq::Variable x(vq::Tensor::randn({s.B, s.C, s.H, s.W}, gen, dev), true);
+  vq::Variable w(vq::Tensor::randn({s.O, s.C, 3, 3}, gen, dev, 0.f, 0.1f), true);
+  vq::Variable b(vq::Tensor::randn({s.O}, gen, dev), true);
+  vq::Tensor gy = vq::Tensor::randn({s.B, s.O, s.H, s.W}, gen, dev);
+  double seconds = 0;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    vq::Variable y = vq::nn::conv2d(x, w, b, {1, 1}, {1, 1});
+    y.backward(gy);
+    sync(x.grad());
+    seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+    x.zero_grad();
+    w.zero_grad();
+    b.zero_grad();
+  }
+  const double flops = 3 * gemm_flops(s);
+  set_counters(state, flops, seconds);
+  state.counters["vs_sgemm"] =
+      benchmark::Counter(3 * sgemm_seconds(s, dev) / (seconds / static_cast<double>(state.iterations())));
+}
+
+void BM_conv_fwd(benchmark::State& state, Shape4 s, vq::Device dev) {
+  if (dev.is_cuda() && !vq::cuda_available()) {
+    state.SkipWithError("no CUDA device");
+    return;
+  }
+  vq::Generator gen(0);
+  vq::Variable x(vq::Tensor::randn({s.B, s.C, s.H, s.W}, gen, dev));
+  vq::Variable w(vq::Tensor::randn({s.O, s.C, 3, 3}, gen, dev, 0.f, 0.1f));
+  vq::Variable b(vq::Tensor::randn({s.O}, gen, dev));
+  double seconds = 0;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    vq::Variable y = vq::nn::conv2d(x, w, b, {1, 1}, {1, 1});
+    sync(y.value());
+    seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+  set_counters(state, gemm_flops(s), seconds);
+  state.counters["vs_sgemm"] =
+      benchmark::Counter(sgemm_seconds(s, dev) / (seconds / static_cast<double>(state.iterations())));
+}
+
+void BM_sgemm_baseline(benchmark::State& state, Shape4 s, vq::Device dev) {
+  if (dev.is_cuda() && !vq::cuda_available()) {
+    state.SkipWithError("no CUDA device");
+    return;
+  }
+  const int64_t M = s.O, N = s.B * s.H * s.W, K = s.C * 9;
+  vq::Generator gen(1);
+  vq::Tensor a = vq::Tensor::randn({M, K}, gen, dev), bm = vq::Tensor::randn({K, N}, gen, dev);
+  vq::Tensor c = vq::Tensor::empty({M, N}, vq::DType::f32, dev);
+  double seconds = 0;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    if (dev.is_cpu())
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.f, a.data<float>(), K,
+                  bm.data<float>(), N, 0.f, c.data<float>(), N);
+    else
+      vq::ops::gemm(a, false, bm, false, c);
+    sync(c);
+    seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+  set_counters(state, gemm_flops(s), seconds);
+}
+
+const vq::Device kCpu{vq::DeviceType::CPU, 0};
+const vq::Device kGpu{vq::DeviceType::CUDA, 0};
+
+}  // namespace
+
+BENCHMARK_CAPTURE(BM_conv_fwd_bwd, cpu_b256_28x28_1to16, kLayer1, kCpu)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_conv_fwd_bwd, cpu_b256_14x14_16to32, kLayer2, kCpu)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_conv_fwd, cpu_b256_28x28_1to16, kLayer1, kCpu)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_conv_fwd, cpu_b256_14x14_16to32, kLayer2, kCpu)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_sgemm_baseline, cpu_M16_N200704_K9, kLayer1, kCpu)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_sgemm_baseline, cpu_M32_N50176_K144, kLayer2, kCpu)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_conv_fwd_bwd, cuda_b256_28x28_1to16, kLayer1, kGpu)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_conv_fwd_bwd, cuda_b256_14x14_16to32, kLayer2, kGpu)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_conv_fwd, cuda_b256_28x28_1to16, kLayer1, kGpu)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_conv_fwd, cuda_b256_14x14_16to32, kLayer2, kGpu)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_sgemm_baseline, cuda_M16_N200704_K9, kLayer1, kGpu)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_sgemm_baseline, cuda_M32_N50176_K144, kLayer2, kGpu)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();
