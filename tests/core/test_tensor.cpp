@@ -97,3 +97,11 @@ TEST_CASE("tensor: CUDA tensors need a GPU") {
   if (cuda_available()) return;
   CHECK_THROWS_AS(Tensor::zeros({2}, DType::f32, cuda_device()), DeviceError);
 }
+
+TEST_CASE("tensor: empty extents") {
+  Tensor z = Tensor::zeros({2, 0, 3});
+  CHECK(z.numel() == 0);
+  CHECK(z.is_contiguous());
+  CHECK(z.to_vector<float>().empty());
+  CHECK(z.clone().shape() == Shape{2, 0, 3});
+}
