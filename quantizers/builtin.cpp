@@ -2,12 +2,16 @@
 // register function's declaration and call here.
 #include "quantizers/builtin.h"
 
+#include "quantizers/fsq.h"
+#include "quantizers/lfq.h"
 #include "quantizers/vector_quantize.h"
 
 namespace vq {
 
 void register_builtin_quantizers() {
   register_vector_quantize();
+  register_fsq();
+  register_lfq();
 }
 
 }  // namespace vq

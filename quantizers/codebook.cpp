@@ -179,7 +179,8 @@ void Codebook::update_ema() {
 }
 
 void Codebook::update_codebook(const Tensor& flat, const Tensor& indices, const Tensor& mask,
-                               std::optional<double> weight, bool accum, std::optional<bool> ema_update) {
+                               std::optional<double> weight, bool accum, std::optional<bool> ema_update,
+                               const Tensor& weight_tensor) {
   const bool ema = ema_update.value_or(opts_.ema_update);
   if (!ema && opts_.threshold_ema_dead_code <= 0) return;
   Tensor data = opts_.affine_param && batch_mean_->defined() ? to_code_space(flat) : flat;
@@ -201,9 +202,22 @@ void Codebook::update_codebook(const Tensor& flat, const Tensor& indices, const 
     accum_counts_ = Tensor();
     accum_sums_ = Tensor();
   }
-  const double w = (1.0 - opts_.decay) * weight.value_or(1.0);
-  ops::lerp_(*cluster_size_, st.counts, w);
-  ops::lerp_(*embed_avg_, st.sums, w);
+  if (weight_tensor.defined()) {
+    // ema_inplace with a per-code weight (SPEC 1.5): old += (1 - decay) * w * (new - old).
+    Tensor w = weight_tensor.to(cluster_size_->device()).to(DType::f32);
+    if (w.dim() == 1) w = w.unsqueeze(0);
+    check<ShapeError>(w.dim() == 2 && w.size(-1) == opts_.codebook_size &&
+                          (w.size(0) == 1 || w.size(0) == cluster_size_->size(0)),
+                      "Codebook: ema_update_weight must be (K,) or (h, K) with K=", opts_.codebook_size,
+                      ", got ", shape_str(weight_tensor.shape()));
+    w = ops::mul(w, 1.0 - opts_.decay);
+    cluster_size_->copy_(ops::add(*cluster_size_, ops::mul(w, ops::sub(st.counts, *cluster_size_))));
+    embed_avg_->copy_(ops::add(*embed_avg_, ops::mul(w.unsqueeze(-1), ops::sub(st.sums, *embed_avg_))));
+  } else {
+    const double w = (1.0 - opts_.decay) * weight.value_or(1.0);
+    ops::lerp_(*cluster_size_, st.counts, w);
+    ops::lerp_(*embed_avg_, st.sums, w);
+  }
   if (ema && !opts_.manual_ema_update) update_ema();
   expire_codes_(flat, mask);
 }
@@ -291,7 +305,8 @@ CodebookResult Codebook::forward(const Variable& x, const CodebookCall& call) {
     if (opts_.use_ddp) comm_->all_reduce_sum(last_counts_);
   }
   if (is_training() && call.update_usage && !call.freeze_codebook && !call.topk)
-    update_codebook(flat_t, indices, mask, call.ema_update_weight, call.accum_ema_update, call.ema_update);
+    update_codebook(flat_t, indices, mask, call.ema_update_weight, call.accum_ema_update, call.ema_update,
+                    call.ema_update_weight_tensor);
 
   res.indices = call.topk ? indices.view({h, b, n, *call.topk}) : indices.view({h, b, n});
   if (res.sims.defined()) res.sims = ag::reshape(res.sims, {h, b, n, K});

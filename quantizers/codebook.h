@@ -47,6 +47,7 @@ struct CodebookCall {
   bool freeze_codebook = false;
   std::optional<double> sample_codebook_temp;
   std::optional<double> ema_update_weight;
+  Tensor ema_update_weight_tensor;      // (K,) or (h, K) per-code weights (overrides the scalar)
   bool accum_ema_update = false;
   std::optional<bool> ema_update;
   std::optional<int64_t> topk;
@@ -74,8 +75,10 @@ class Codebook : public nn::Module {
   // x: (h, b, n, d) with h == num_codebooks (or 1 broadcast over one codebook).
   CodebookResult forward(const Variable& x, const CodebookCall& call);
   // Statistics update from externally chosen indices (h, N) for flat (h, N, d).
+  // weight: scalar, or a (K,) / (h, K) tensor of per-code weights when defined.
   void update_codebook(const Tensor& flat, const Tensor& indices, const Tensor& mask,
-                       std::optional<double> weight, bool accum, std::optional<bool> ema_update);
+                       std::optional<double> weight, bool accum, std::optional<bool> ema_update,
+                       const Tensor& weight_tensor = Tensor());
   void update_ema();
   // Replaces codes whose EMA cluster size is below the threshold by sampled inputs.
   void expire_codes_(const Tensor& flat, const Tensor& mask);
@@ -91,8 +94,12 @@ class Codebook : public nn::Module {
   void update_affine(const Tensor& flat, const Tensor& mask);
   Variable effective_codes();  // embed after the affine mapping
   Tensor to_code_space(const Tensor& flat) const;
+
+ public:
+  // (b, n) mask -> (h, N) for N = b * r * n vectors (r heads folded into the batch).
   Tensor expand_mask(const Tensor& mask, int64_t h, int64_t N) const;
 
+ private:
   CodebookOptions opts_;
   std::shared_ptr<dist::Comm> comm_;
   Generator* gen_;

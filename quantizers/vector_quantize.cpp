@@ -114,18 +114,14 @@ QuantizerOutput VectorQuantize::forward(const Variable& x_in, const VectorQuanti
     check<ShapeError>(mask.shape() == Shape{b, n}, "VectorQuantize: mask must be (b, n) = ", shape_str({b, n}),
                       ", got mask=", shape_str(mask.shape()));
 
-  x = project_in(x);
-  // ---- head split -> (h', b', n, d) ----
-  if (o.separate_codebook_per_head) x = ag::permute(ag::reshape(x, {b, n, h, d}), {2, 0, 1, 3});
-  else if (h > 1) x = ag::reshape(ag::permute(ag::reshape(x, {b, n, h, d}), {0, 2, 1, 3}), {1, b * h, n, d});
-  else x = ag::unsqueeze(x, 0);
-  if (o.use_cosine_sim) x = qf::l2norm(x, 1e-6);
+  x = heads_from_seq(x);
 
   CodebookCall cc;
   cc.mask = mask;
   cc.freeze_codebook = frozen;
   cc.sample_codebook_temp = c.sample_codebook_temp;
   cc.ema_update_weight = c.ema_update_weight;
+  cc.ema_update_weight_tensor = c.ema_update_weight_tensor;
   cc.accum_ema_update = c.accum_ema_update;
   cc.ema_update = c.topk ? std::optional<bool>(false) : c.ema_update;
   cc.topk = c.topk;
@@ -309,6 +305,54 @@ QuantizerOutput VectorQuantize::call(const QuantizerCall& c) {
     else throw ConfigError("VectorQuantize: unknown input tensor '" + kv.first + "'");
   }
   return forward(c.x, vc);
+}
+
+Variable VectorQuantize::to_codebook_layout(const Variable& x_in, int64_t& b, int64_t& n) {
+  const auto& o = opts_;
+  Variable x = x_in;
+  if (o.accept_image_fmap || o.accept_3d_fmap) x = ag::transpose(ag::reshape(x, {x.size(0), x.size(1), -1}), 1, 2);
+  else if (x.dim() == 2) x = ag::unsqueeze(x, 1);
+  else if (!o.channel_last) x = ag::transpose(x, 1, 2);
+  check<ShapeError>(x.dim() == 3 && x.size(-1) == o.dim, "VectorQuantize: input feature dim must equal dim=", o.dim,
+                    ", got x=", shape_str(x_in.shape()));
+  b = x.size(0);
+  n = x.size(1);
+  return heads_from_seq(x);
+}
+
+Variable VectorQuantize::heads_from_seq(const Variable& x_seq) {
+  const int64_t b = x_seq.size(0), n = x_seq.size(1), h = heads_, d = codebook_dim_;
+  Variable x = project_in(x_seq);
+  if (opts_.separate_codebook_per_head) x = ag::permute(ag::reshape(x, {b, n, h, d}), {2, 0, 1, 3});
+  else if (h > 1) x = ag::reshape(ag::permute(ag::reshape(x, {b, n, h, d}), {0, 2, 1, 3}), {1, b * h, n, d});
+  else x = ag::unsqueeze(x, 0);
+  if (opts_.use_cosine_sim) x = qf::l2norm(x, 1e-6);
+  return x;
+}
+
+void VectorQuantize::update_indices(const Variable& x_in, const Tensor& indices, const Tensor& mask,
+                                    std::optional<double> weight, bool accum) {
+  NoGradGuard ng;
+  int64_t b = 0, n = 0;
+  Variable x = to_codebook_layout(x_in.detach(), b, n);
+  const int64_t hp = x.size(0), N = x.size(1) * x.size(2), h = heads_;
+  Tensor flat = x.value().reshape({hp, N, codebook_dim_}).contiguous();
+  // Indices to the codebook layout (h', N); -1 entries (masked) are dropped via the mask.
+  Tensor idx = indices.to(flat.device()).to(DType::i64).reshape({b, n, h});
+  if (opts_.separate_codebook_per_head) idx = idx.permute({2, 0, 1});
+  else idx = idx.permute({0, 2, 1}).reshape({1, b * h, n});
+  idx = idx.contiguous().reshape({hp, N});
+  Tensor valid = ops::ge(idx, 0.0);
+  if (mask.defined()) valid = ops::logical_and(valid, codebook_->expand_mask(mask.to(flat.device()), hp, N));
+  idx = ops::where(valid, idx, Tensor::zeros({}, DType::i64, idx.device()));
+  codebook_->update_codebook(flat, idx, valid, weight, accum, std::nullopt);
+}
+
+void VectorQuantize::expire_codes_(const Variable& x_in) {
+  NoGradGuard ng;
+  int64_t b = 0, n = 0;
+  Variable x = to_codebook_layout(x_in.detach(), b, n);
+  codebook_->expire_codes_(x.value().reshape({x.size(0), -1, codebook_dim_}).contiguous(), Tensor());
 }
 
 Tensor VectorQuantize::get_codes_from_indices(const Tensor& indices_in) {

@@ -25,6 +25,7 @@ struct VectorQuantizeCall {
   std::optional<double> sample_codebook_temp;
   std::optional<bool> freeze_codebook;
   std::optional<double> ema_update_weight;
+  Tensor ema_update_weight_tensor;  // per-code weights (K,) or (h, K)
   bool accum_ema_update = false;
   std::optional<bool> ema_update;
 
@@ -53,6 +54,16 @@ class VectorQuantize : public Quantizer {
   Tensor get_output_from_indices(const Tensor& indices) override;
   Tensor get_codes_from_indices(const Tensor& indices);
 
+  // Statistics update (EMA, code recomputation, expiry) from externally chosen indices
+  // (e.g. after top-k / beam search), x in the forward's input layout, indices in its
+  // output layout ((b, n) or (b, n, heads); -1 entries are ignored). Training mode.
+  void update_indices(const Variable& x, const Tensor& indices, const Tensor& mask = Tensor(),
+                      std::optional<double> ema_update_weight = std::nullopt, bool accum_ema_update = false);
+  // Refills dead codes from x (sequence layout (b, n, dim)); the reference's expire_codes_.
+  void expire_codes_(const Variable& x);
+  // Recomputes codes from the EMA statistics (for manual_ema_update).
+  void update_ema() { codebook_->update_ema(); }
+
   // (K, d) for a shared codebook, (h, K, d) for separate ones.
   Tensor codebook();
   void set_codebook(const Tensor& codes);
@@ -61,6 +72,11 @@ class VectorQuantize : public Quantizer {
   CodebookHealth health() const { return codebook_->health(); }
 
  private:
+  // Layout, projection, head split and normalization: x -> (h', b', n, d); also returns
+  // the (b, n) sequence shape and, for masks from lens, the mask.
+  Variable to_codebook_layout(const Variable& x, int64_t& b, int64_t& n);
+  // Projection, head split and normalization of a (b, n, dim) sequence -> (h', b', n, d).
+  Variable heads_from_seq(const Variable& x_seq);
   Variable project_in(const Variable& x);
   Variable project_out(const Variable& x);
   Variable losses(const Variable& x, const Variable& x0_seq, const CodebookResult& cb,

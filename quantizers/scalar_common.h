@@ -1,0 +1,87 @@
+// Pieces shared by the scalar quantizers (FSQ, LFQ and their residual / grouped
+// families): the channel-first <-> (b, n, d) layout moves, quantize dropout (SPEC
+// 4.4), the straight-through activations LFQ accepts by name, and the autograd
+// functions wrapping the fused kernels of kernels/ops_scalar_quant.h (one node per
+// fused forward; its backward is the fused backward kernel).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autograd/functions.h"
+#include "core/generator.h"
+#include "dist/comm.h"
+#include "kernels/ops_scalar_quant.h"
+
+namespace vq::sq {
+
+// ---------------- layout ----------------
+struct SeqLayout {
+  bool moved = false;  // the input was (b, d, ...) and was moved to (b, N, d)
+  Shape spatial;       // the "..." extents (N = their product)
+};
+// (b, d, ...) -> (b, N, d) when `move`; otherwise x is returned as is. `what` names the
+// module in errors (ShapeError when a moved input has rank < 3).
+Variable to_sequence(const Variable& x, bool move, SeqLayout* layout, const char* what);
+// (b, N, d) -> (b, d, ...) when layout.moved.
+Variable from_sequence(const Variable& y, const SeqLayout& layout);
+Tensor from_sequence(const Tensor& y, const SeqLayout& layout);
+// Indices (b, N, k...) -> (b, ..., k...) when layout.moved.
+Tensor indices_from_sequence(const Tensor& idx, const SeqLayout& layout);
+// Moves the last axis of t to position 1 (the reference's 'b ... d -> b d ...').
+Tensor last_to_channel(const Tensor& t);
+
+// ---------------- quantize dropout (SPEC 4.4) ----------------
+// The last layer that runs: t uniform in [cutoff, q) drawn from `seed` (Philox), then
+// rounded up to a multiple (t = ceil((t + 1) / multiple_of) * multiple_of - 1, which may
+// exceed q - 1: nothing dropped). Same seed, same t, on every device and rank.
+int64_t quantize_dropout_last(uint64_t seed, int64_t q, int64_t cutoff, int64_t multiple_of);
+// A fresh seed in [0, 10000) from gen; with several processes the ranks' draws are
+// summed (all-reduce), so every rank drops at the same depth.
+uint64_t draw_dropout_seed(Generator& gen, dist::Comm& comm);
+
+// ---------------- straight-through activation (LFQ) ----------------
+enum class SteActivation { identity, tanh, sigmoid, relu, silu, gelu };
+// Accepts torch class names ("Identity", "Tanh", "Sigmoid", "ReLU", "SiLU", "GELU") and
+// lower-case forms; ConfigError naming `module` and the allowed values otherwise.
+SteActivation parse_activation(const std::string& name, const char* module);
+Variable apply_activation(SteActivation a, const Variable& x);
+
+// ---------------- autograd functions over the fused kernels ----------------
+struct FsqResult {
+  Variable codes;  // f32, z's shape; gradient: the bound's derivative (straight-through round)
+  Tensor indices;  // i64 [..., H] (undefined without indices)
+};
+// z [..., H * c] -> one "FSQ" node (backward: ops::fsq_backward).
+FsqResult fsq_quantize(const Variable& z, const ops::FsqSpec& spec, int64_t H, bool with_indices,
+                       const ops::FsqNoiseSpec& noise);
+
+// y = tanh(x / v) * v per last-dim entry (values: 1 or x.size(-1) entries); one node.
+Variable soft_clamp(const Variable& x, const std::vector<float>& values, bool exact);
+
+struct LfqQuantResult {
+  Variable quantized;  // training: act(u) + (q - act(u)), gradient to act(u); eval: q (no grad)
+  Variable u;          // the transformed input (soft clamp / spherical); x when untransformed
+  Tensor indices;      // i64 [..., H]
+};
+// x [..., H * c]: one "LFQ.transform" node (if spec transforms) and one
+// "LFQ.straight_through" node (training).
+LfqQuantResult lfq_quantize(const Variable& x, const ops::LfqSpec& spec, int64_t H, bool training,
+                            SteActivation act);
+
+struct LfqEntropyResult {
+  Variable per_sample;  // scalar
+  Variable avg_probs;   // [H, 2^c]
+};
+// Entropy statistics of the rows of u ([N, H * c]) picked by rows (i64 or undefined);
+// one "LFQ.entropy" node (backward: ops::lfq_entropy_backward) for both outputs.
+LfqEntropyResult lfq_entropy(const Variable& u, const Tensor& rows, const ops::LfqSpec& spec,
+                             int64_t H, double inv_temperature, bool exact);
+// Mean over codebooks of the clamped entropy of avg [H, K]; one node.
+Variable lfq_batch_entropy(const Variable& avg);
+// all_reduce(t) / world size with the gradient all-reduced the same way (torch's
+// distributed.nn.all_reduce followed by a division). Identity for one process.
+Variable all_reduce_mean(const Variable& t, const std::shared_ptr<dist::Comm>& comm);
+
+}  // namespace vq::sq
