@@ -90,11 +90,10 @@ TEST_CASE("vq readme: lower codebook dim, cosine, expiry, 3-D maps, multi-head i
     auto near = ops::nearest_code(codes, x.reshape({1024, 256})).scores.to_vector<float>();
     auto cs = vq.state_dict().at("_codebook.cluster_size").to_vector<float>();
     int refilled = 0;
-    for (size_t k = 0; k < cs.size(); ++k)
-      if (cs[k] == 2.0f) {
-        ++refilled;
-        CHECK(near[k] < 1e-3f);  // expanded-form squared distance, |x|^2 ~ 256
-      }
+    for (size_t k = 0; k < cs.size(); ++k) {
+      CHECK(cs[k] >= 2.0f);                      // no code is left below the threshold
+      refilled += near[k] < 1e-3f;               // expanded-form distance, |x|^2 ~ 256
+    }
     CHECK(refilled > 400);
   }
   {
