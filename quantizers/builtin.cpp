@@ -4,6 +4,7 @@
 
 #include "quantizers/fsq.h"
 #include "quantizers/lfq.h"
+#include "quantizers/residual_vq.h"
 #include "quantizers/vector_quantize.h"
 
 namespace vq {
@@ -12,6 +13,7 @@ void register_builtin_quantizers() {
   register_vector_quantize();
   register_fsq();
   register_lfq();
+  register_residual_vq();
 }
 
 }  // namespace vq

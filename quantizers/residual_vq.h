@@ -26,7 +26,7 @@ struct ResidualVQCall {
   Tensor indices;  // i64 (b, n, q): cross-entropy mode (SPEC 4.5; no -1 entries)
   bool return_all_codes = false;
   std::optional<double> sample_codebook_temp;
-  bool freeze_codebook = false;
+  std::optional<bool> freeze_codebook;                      // None -> the layers' option
   std::optional<int64_t> beam_size;                         // overrides beam_size / eval_beam_size
   std::optional<int64_t> rand_quantize_dropout_fixed_seed;  // the dropout seed (else drawn)
 

@@ -26,6 +26,10 @@ VectorQuantizeCall VectorQuantizeCall::from_json(const nlohmann::json& kw) {
 }
 
 VectorQuantize::VectorQuantize(VectorQuantizeOptions o, std::shared_ptr<dist::Comm> comm, Generator& gen)
+    : VectorQuantize(std::move(o), nullptr, std::move(comm), gen) {}
+
+VectorQuantize::VectorQuantize(VectorQuantizeOptions o, std::shared_ptr<Codebook> shared,
+                               std::shared_ptr<dist::Comm> comm, Generator& gen)
     : opts_(std::move(o)), gen_(&gen) {
   if (!comm) comm = dist::default_comm();
   opts_.resolve(comm->distributed());
@@ -69,7 +73,16 @@ VectorQuantize::VectorQuantize(VectorQuantizeOptions o, std::shared_ptr<dist::Co
   co.affine_param_batch_decay = opts_.affine_param_batch_decay;
   co.affine_param_codebook_decay = opts_.affine_param_codebook_decay;
   co.use_cosine_sim = opts_.use_cosine_sim;
-  codebook_ = register_module("_codebook", std::make_shared<Codebook>(co, comm, gen));
+  if (shared) {
+    const auto& so = shared->options();
+    check<ConfigError>(so.dim == co.dim && so.codebook_size == co.codebook_size && so.num_codebooks == co.num_codebooks,
+                       "VectorQuantize: shared codebook (dim ", so.dim, ", codebook_size ", so.codebook_size,
+                       ", num_codebooks ", so.num_codebooks, ") does not match the options (", co.dim, ", ",
+                       co.codebook_size, ", ", co.num_codebooks, ")");
+    codebook_ = register_module("_codebook", shared);
+  } else {
+    codebook_ = register_module("_codebook", std::make_shared<Codebook>(co, comm, gen));
+  }
 }
 
 Variable VectorQuantize::project_in(const Variable& x) { return has_projection_ ? project_in_->forward(x) : x; }

@@ -40,6 +40,11 @@ class VectorQuantize : public Quantizer {
   // communicator for codebook statistics (default: the process default).
   explicit VectorQuantize(VectorQuantizeOptions opts, std::shared_ptr<dist::Comm> comm = nullptr,
                           Generator& gen = default_generator());
+  // Same, but using `shared` as its codebook (registered as its own _codebook child, so
+  // it appears in this module's state too), e.g. ResidualVQ's shared_codebook. Throws
+  // ConfigError when shared's width, size or codebook count differ from the options'.
+  VectorQuantize(VectorQuantizeOptions opts, std::shared_ptr<Codebook> shared,
+                 std::shared_ptr<dist::Comm> comm = nullptr, Generator& gen = default_generator());
 
   // x: (b, n, dim), (b, dim), (b, dim, n) with channel_last=false, (b, dim, H, W) with
   // accept_image_fmap, (b, dim, T, H, W) with accept_3d_fmap. Returns quantized in the
@@ -68,6 +73,7 @@ class VectorQuantize : public Quantizer {
   Tensor codebook();
   void set_codebook(const Tensor& codes);
   Codebook& codebook_module() { return *codebook_; }
+  std::shared_ptr<Codebook> codebook_ptr() const { return codebook_; }
   const VectorQuantizeOptions& options() const { return opts_; }
   CodebookHealth health() const { return codebook_->health(); }
 
