@@ -8,12 +8,16 @@
 //   vs_sgemm = (3 x sgemm time) / (conv forward + backward time)
 // is the conv's efficiency relative to the raw BLAS on the same FLOPs (1.0 = as fast
 // as three big GEMMs). Counters: GFLOP/s over 3 x 2 M N K flops, ms per iteration.
-// CUDA rows (cuBLAS baseline) appear when a GPU answers.
+// cpu_ms is the process CPU time per iteration (all threads): on a shared, loaded
+// machine, run single-threaded (OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1) and compare
+// cpu_ms, which the load barely changes. CUDA rows (cuBLAS baseline) appear when a
+// GPU answers.
 //   bench_conv --benchmark_min_time=0.5
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
 #include <chrono>
+#include <ctime>
 
 #include "autograd/functions.h"
 #include "core/device.h"
@@ -37,10 +41,16 @@ void sync(const vq::Tensor& t) {
   if (t.device().is_cuda()) benchmark::DoNotOptimize(t.flatten().narrow(0, 0, 1).item<float>());
 }
 
-void set_counters(benchmark::State& state, double flops_per_iter, double seconds) {
-  const double per_iter = seconds / static_cast<double>(state.iterations());
+// Process CPU seconds (all threads).
+double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
+
+void set_counters(benchmark::State& state, double flops_per_iter, double seconds,
+                  double cpu_secs) {
+  const double n = static_cast<double>(state.iterations());
+  const double per_iter = seconds / n;
   state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iter / per_iter / 1e9);
   state.counters["ms"] = benchmark::Counter(per_iter * 1e3);
+  state.counters["cpu_ms"] = benchmark::Counter(cpu_secs / n * 1e3);
 }
 
 // Best sgemm time for the forward-equivalent GEMM on dev (measured once per shape/device).
@@ -75,6 +85,7 @@ void BM_conv_fwd_bwd(benchmark::State& state, Shape4 s, vq::Device dev) {
   vq::Variable b(vq::Tensor::randn({s.O}, gen, dev), true);
   vq::Tensor gy = vq::Tensor::randn({s.B, s.O, s.H, s.W}, gen, dev);
   double seconds = 0;
+  const double c0 = cpu_seconds();
   for (auto _ : state) {
     auto t0 = Clock::now();
     vq::Variable y = vq::nn::conv2d(x, w, b, {1, 1}, {1, 1});
@@ -85,8 +96,9 @@ void BM_conv_fwd_bwd(benchmark::State& state, Shape4 s, vq::Device dev) {
     w.zero_grad();
     b.zero_grad();
   }
+  const double cpu_secs = cpu_seconds() - c0;
   const double flops = 3 * gemm_flops(s);
-  set_counters(state, flops, seconds);
+  set_counters(state, flops, seconds, cpu_secs);
   state.counters["vs_sgemm"] =
       benchmark::Counter(3 * sgemm_seconds(s, dev) / (seconds / static_cast<double>(state.iterations())));
 }
@@ -101,13 +113,14 @@ void BM_conv_fwd(benchmark::State& state, Shape4 s, vq::Device dev) {
   vq::Variable w(vq::Tensor::randn({s.O, s.C, 3, 3}, gen, dev, 0.f, 0.1f));
   vq::Variable b(vq::Tensor::randn({s.O}, gen, dev));
   double seconds = 0;
+  const double c0 = cpu_seconds();
   for (auto _ : state) {
     auto t0 = Clock::now();
     vq::Variable y = vq::nn::conv2d(x, w, b, {1, 1}, {1, 1});
     sync(y.value());
     seconds += std::chrono::duration<double>(Clock::now() - t0).count();
   }
-  set_counters(state, gemm_flops(s), seconds);
+  set_counters(state, gemm_flops(s), seconds, cpu_seconds() - c0);
   state.counters["vs_sgemm"] =
       benchmark::Counter(sgemm_seconds(s, dev) / (seconds / static_cast<double>(state.iterations())));
 }
@@ -122,6 +135,7 @@ void BM_sgemm_baseline(benchmark::State& state, Shape4 s, vq::Device dev) {
   vq::Tensor a = vq::Tensor::randn({M, K}, gen, dev), bm = vq::Tensor::randn({K, N}, gen, dev);
   vq::Tensor c = vq::Tensor::empty({M, N}, vq::DType::f32, dev);
   double seconds = 0;
+  const double c0 = cpu_seconds();
   for (auto _ : state) {
     auto t0 = Clock::now();
     if (dev.is_cpu())
@@ -132,7 +146,7 @@ void BM_sgemm_baseline(benchmark::State& state, Shape4 s, vq::Device dev) {
     sync(c);
     seconds += std::chrono::duration<double>(Clock::now() - t0).count();
   }
-  set_counters(state, gemm_flops(s), seconds);
+  set_counters(state, gemm_flops(s), seconds, cpu_seconds() - c0);
 }
 
 const vq::Device kCpu{vq::DeviceType::CPU, 0};

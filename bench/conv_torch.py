@@ -1,9 +1,10 @@
 """PyTorch side of bench/bench_conv.cpp: Conv2d forward + backward (dx, dW, dbias) and
 forward only at the reference example's shapes (batch 256, 3x3, padding 1):
 1 -> 16 channels at 28x28 and 16 -> 32 at 14x14, float32, on the CPU (and CUDA when
-available). Prints ms per iteration (median of repeated timings) and GFLOP/s over the
-same FLOP count as the C++ benchmark (3 x 2 M N K for forward + backward, with
-M = out channels, N = batch * pixels, K = in channels * 9).
+available). Prints ms per iteration (median of repeated timings), the process CPU
+time per iteration (cpu_ms, all threads: compare it single-threaded on a loaded
+machine) and GFLOP/s over the same FLOP count as the C++ benchmark (3 x 2 M N K for
+forward + backward, with M = out channels, N = batch * pixels, K = in channels * 9).
 
     /work/refenv/bin/python bench/conv_torch.py [--threads N] [--repeats R]
 """
@@ -22,14 +23,15 @@ def timed(fn, device, repeats):
         fn()
     if device == "cuda":
         torch.cuda.synchronize()
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         if device == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(times), statistics.median(cpu)
 
 
 def main():
@@ -58,10 +60,12 @@ def main():
                 with torch.no_grad():
                     F.conv2d(x, w, b, stride=1, padding=1)
 
-            t = timed(fwd_bwd, device, args.repeats)
-            print(f"torch conv fwd+bwd {device} {name}: {t * 1e3:.2f} ms, {3 * flops / t / 1e9:.2f} GFLOP/s")
-            t = timed(fwd, device, args.repeats)
-            print(f"torch conv fwd     {device} {name}: {t * 1e3:.2f} ms, {flops / t / 1e9:.2f} GFLOP/s")
+            t, c = timed(fwd_bwd, device, args.repeats)
+            print(f"torch conv fwd+bwd {device} {name}: {t * 1e3:.2f} ms, cpu_ms {c * 1e3:.2f}, "
+                  f"{3 * flops / t / 1e9:.2f} GFLOP/s")
+            t, c = timed(fwd, device, args.repeats)
+            print(f"torch conv fwd     {device} {name}: {t * 1e3:.2f} ms, cpu_ms {c * 1e3:.2f}, "
+                  f"{flops / t / 1e9:.2f} GFLOP/s")
 
 
 if __name__ == "__main__":

@@ -55,13 +55,53 @@ inline void valid_range(int64_t W, int64_t Wo, int64_t S, int64_t P, int64_t v, 
   *hi = std::max(*lo, std::min(h, Wo));
 }
 
+// Stride 1 with Wo == W (e.g. 3x3 "same" convolutions): output (i, j) of tap (u, v)
+// reads input (i + u - PH, j + v - PW), a constant flat shift of the plane, so whole
+// planes are copied / added at once instead of row by row; the few cells whose shift
+// wraps into a neighbouring row are fixed up afterwards.
+struct FlatTap {
+  int64_t s;             // flat shift: input index = output index + s
+  int64_t ilo, ihi;      // output rows whose input row is inside the image
+  int64_t jlo, jhi;      // output columns whose input column is inside the image
+  int64_t kbegin, kend;  // flat output range [ilo*W + jlo, (ihi-1)*W + jhi)
+};
+
+inline bool flat_ok(const Conv2dGeometry& g) { return g.SH == 1 && g.SW == 1 && g.Wo == g.W; }
+
+inline FlatTap flat_tap(const Conv2dGeometry& g, int64_t u, int64_t v) {
+  FlatTap t;
+  const int64_t d = u - g.PH, e = v - g.PW;
+  t.s = d * g.W + e;
+  t.ilo = std::min(g.Ho, std::max<int64_t>(0, -d));
+  t.ihi = std::max(t.ilo, std::min(g.Ho, g.H - d));
+  valid_range(g.W, g.Wo, 1, g.PW, v, &t.jlo, &t.jhi);
+  t.kbegin = t.ilo * g.W + t.jlo;
+  t.kend = t.ihi > t.ilo ? (t.ihi - 1) * g.W + t.jhi : t.kbegin;
+  return t;
+}
+
 // col [CKK, P] <- im2col of one image xb [C, H, W].
 void im2col_one(float* col, const float* xb, const Conv2dGeometry& g) {
   const int64_t P = g.p();
+  const bool flat = flat_ok(g);
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t u = 0; u < g.KH; ++u)
       for (int64_t v = 0; v < g.KW; ++v) {
         float* row = col + ((c * g.KH + u) * g.KW + v) * P;
+        const float* plane = xb + c * g.H * g.W;
+        if (flat) {
+          const FlatTap t = flat_tap(g, u, v);
+          std::fill(row, row + t.ilo * g.W, 0.f);
+          // k + t.s stays inside the plane for k in [kbegin, kend)
+          for (int64_t k = t.kbegin; k < t.kend; ++k) row[k] = plane[k + t.s];
+          for (int64_t i = t.ilo; i < t.ihi; ++i) {
+            float* r = row + i * g.W;
+            for (int64_t j = 0; j < t.jlo; ++j) r[j] = 0.f;
+            for (int64_t j = t.jhi; j < g.Wo; ++j) r[j] = 0.f;
+          }
+          std::fill(row + t.ihi * g.W, row + P, 0.f);
+          continue;
+        }
         int64_t jlo, jhi;
         valid_range(g.W, g.Wo, g.SW, g.PW, v, &jlo, &jhi);
         for (int64_t i = 0; i < g.Ho; ++i) {
@@ -71,7 +111,7 @@ void im2col_one(float* col, const float* xb, const Conv2dGeometry& g) {
             std::fill(out, out + g.Wo, 0.f);
             continue;
           }
-          const float* in = xb + (c * g.H + h) * g.W;
+          const float* in = plane + h * g.W;
           const int64_t shift = v - g.PW;  // input column of output column j: j*SW + shift
           for (int64_t j = 0; j < jlo; ++j) out[j] = 0.f;
           if (g.SW == 1) {
@@ -86,19 +126,32 @@ void im2col_one(float* col, const float* xb, const Conv2dGeometry& g) {
 
 // dxb [C, H, W] = col2im(col [CKK, P]): each column entry is added to the input pixel
 // it was read from; order (c, u, v, i, j), so each pixel sums its (u, v) taps in order.
-void col2im_one(float* dxb, const float* col, const Conv2dGeometry& g) {
+// col is scratch: the flat path zeroes its wrapped cells (adding +0 changes nothing).
+void col2im_one(float* dxb, float* col, const Conv2dGeometry& g) {
   const int64_t P = g.p();
+  const bool flat = flat_ok(g);
   std::fill(dxb, dxb + g.C * g.H * g.W, 0.f);
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t u = 0; u < g.KH; ++u)
       for (int64_t v = 0; v < g.KW; ++v) {
-        const float* row = col + ((c * g.KH + u) * g.KW + v) * P;
+        float* row = col + ((c * g.KH + u) * g.KW + v) * P;
+        float* plane = dxb + c * g.H * g.W;
+        if (flat) {
+          const FlatTap t = flat_tap(g, u, v);
+          for (int64_t i = t.ilo; i < t.ihi; ++i) {
+            float* r = row + i * g.W;
+            for (int64_t j = 0; j < t.jlo; ++j) r[j] = 0.f;
+            for (int64_t j = t.jhi; j < g.Wo; ++j) r[j] = 0.f;
+          }
+          for (int64_t k = t.kbegin; k < t.kend; ++k) plane[k + t.s] += row[k];
+          continue;
+        }
         int64_t jlo, jhi;
         valid_range(g.W, g.Wo, g.SW, g.PW, v, &jlo, &jhi);
         for (int64_t i = 0; i < g.Ho; ++i) {
           const int64_t h = i * g.SH - g.PH + u;
           if (h < 0 || h >= g.H) continue;
-          float* out = dxb + (c * g.H + h) * g.W;
+          float* out = plane + h * g.W;
           const int64_t shift = v - g.PW;
           const float* in = row + i * g.Wo;
           for (int64_t j = jlo; j < jhi; ++j) out[j * g.SW + shift] += in[j];
@@ -150,9 +203,13 @@ void conv2d_backward(float* dx, float* dw, float* dbias, const float* dy, const 
       double s = 0;
       for (int64_t b = 0; b < g.B; ++b) {
         const float* r = dy + b * OP + o * P;
-        float t = 0.f;
-        for (int64_t p = 0; p < P; ++p) t += r[p];
-        s += t;
+        // 8 interleaved partial sums (a fixed order the compiler can vectorize)
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int64_t p = 0;
+        for (; p + 8 <= P; p += 8)
+          for (int k = 0; k < 8; ++k) acc[k] += r[p + k];
+        for (; p < P; ++p) acc[p & 7] += r[p];
+        s += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
       }
       dbias[o] = static_cast<float>(s);
     }

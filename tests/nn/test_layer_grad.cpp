@@ -50,6 +50,10 @@ TEST_CASE("nn grad: conv2d stride, padding, bias, rectangular kernels") {
       {{2, 3, 4, 5}, {2, 3, 2, 3}, {1, 2}, {0, 1}, true},   // rectangular kernel and stride
       {{1, 4, 3, 3}, {2, 4, 1, 1}, {1, 1}, {0, 0}, true},   // pointwise
       {{5, 1, 4, 4}, {2, 1, 3, 3}, {1, 1}, {1, 1}, true},   // batch > one dW group (4 images)
+      {{2, 2, 5, 6}, {3, 2, 3, 1}, {1, 1}, {1, 0}, true},   // flat-shift path, rows only
+      {{2, 1, 6, 5}, {2, 1, 5, 5}, {1, 1}, {2, 2}, true},   // flat-shift path, 5x5 "same"
+      {{1, 2, 4, 5}, {2, 2, 3, 3}, {1, 1}, {2, 2}, true},   // stride 1 but Wo > W (row path)
+      {{1, 2, 5, 5}, {2, 2, 3, 3}, {1, 1}, {0, 0}, false},  // stride 1, Wo < W (row path)
   };
   for (const Case& c : cases) {
     Tensor x = Tensor::randn(c.x, gen), w = Tensor::randn(c.w, gen),
