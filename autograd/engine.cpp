@@ -32,6 +32,8 @@ Tensor owned(Tensor g) {
 // Adds this backward's total into a leaf's grad() and fires its hooks.
 void finalize_leaf(VariableImpl& leaf, Tensor g) {
   if (!g.defined()) return;
+  check<AutogradError>(g.shape() == leaf.value.shape(), "backward: gradient ", g.str(),
+                       " does not match leaf ", leaf.value.str());
   leaf.grad = leaf.grad.defined() ? ops::add(leaf.grad, g) : owned(std::move(g));
   for (GradHook& hook : leaf.hooks) {
     hook(leaf.grad);
