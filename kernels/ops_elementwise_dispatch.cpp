@@ -1,5 +1,6 @@
 // Shared validation, broadcast layout and CPU/CUDA dispatch of the elementwise ops
 // (see kernels/ops_elementwise_impl.h).
+#include <cmath>
 #include <string>
 
 #include "kernels/cpu/elementwise.h"
@@ -94,7 +95,8 @@ void ew_check_inplace(const char* op, const Tensor& dst, const Tensor* src) {
 
 void ew_check_int_scalar(const char* op, const Tensor& t, double s) {
   if (is_floating(t.dtype())) return;
-  check<DTypeError>(s == static_cast<double>(static_cast<int64_t>(s)), op, ": scalar ", s,
+  const bool integral = std::isfinite(s) && std::trunc(s) == s && std::fabs(s) < 9.2e18;
+  check<DTypeError>(integral, op, ": scalar ", s,
                     " is not an integer but the tensor is ", t.str(),
                     " (convert it with to(DType::f32) first)");
 }

@@ -14,6 +14,15 @@
 
 namespace vq::cpu {
 
+// Saturating double -> int64 for integer op parameters (NaN -> 0), free of the UB of a
+// plain cast of an out-of-range value.
+inline int64_t ew_param_i64(double v) {
+  if (!(v == v)) return 0;
+  if (v >= 9.2233720368547758e18) return INT64_MAX;
+  if (v <= -9.2233720368547758e18) return INT64_MIN;
+  return static_cast<int64_t>(v);
+}
+
 [[noreturn]] inline void ew_unsupported(const char* what, DType dtype, int op) {
   throw DTypeError(str_cat(what, ": op code ", op, " does not support dtype ", dtype_name(dtype)));
 }
@@ -53,7 +62,7 @@ void dispatch_unary(const char* what, DType dtype, UnaryOp op, const EwParams& p
       case U::inv_square: return run(UnaryFn<U::inv_square, float>{a, b});
     }
   } else if (dtype == DType::i64) {
-    const int64_t a = static_cast<int64_t>(p.a), b = static_cast<int64_t>(p.b);
+    const int64_t a = ew_param_i64(p.a), b = ew_param_i64(p.b);
     switch (op) {
       case U::neg: return run(UnaryFn<U::neg, int64_t>{a, b});
       case U::abs: return run(UnaryFn<U::abs, int64_t>{a, b});
@@ -84,7 +93,7 @@ void dispatch_binary(const char* what, DType dtype, BinaryOp op, const EwParams&
       case B::lerp: return run(BinaryFn<B::lerp, float>{a});
     }
   } else if (dtype == DType::i64) {
-    const int64_t a = static_cast<int64_t>(p.a);
+    const int64_t a = ew_param_i64(p.a);
     switch (op) {
       case B::add: return run(BinaryFn<B::add, int64_t>{a});
       case B::sub: return run(BinaryFn<B::sub, int64_t>{a});
