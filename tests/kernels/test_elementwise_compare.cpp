@@ -155,6 +155,21 @@ TEST_CASE("elementwise: in-place on strided views, aliasing sources, i64") {
   CHECK(i.to_vector<int64_t>() == std::vector<int64_t>{0, 9, 18});
 }
 
+TEST_CASE("elementwise: large in-place op on a strided destination (parallel chunks)") {
+  const int64_t R = 257, C = 509;  // 130813 elements: rows straddle chunk borders
+  std::vector<float> v(R * C), col(R);
+  for (int64_t k = 0; k < R * C; ++k) v[k] = static_cast<float>(k % 977);
+  for (int64_t r = 0; r < R; ++r) col[r] = static_cast<float>(r);
+  Tensor base = Tensor::from_vector(v, {R, C});
+  Tensor dt = base.t();  // [C, R], strides (1, C)
+  ops::add_(dt, Tensor::from_vector(col, {R}), 2.0);  // base[r][c] += 2 r
+  F got = vals(base);
+  bool ok = true;
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < C; ++c) ok = ok && got[r * C + c] == v[r * C + c] + 2.f * col[r];
+  CHECK(ok);
+}
+
 TEST_CASE("elementwise: in-place errors") {
   Tensor x = Tensor::zeros({3});
   CHECK_THROWS_WITH_AS(ops::add_(x, Tensor::zeros({2, 3})),
