@@ -3,7 +3,9 @@
 #include "quantizers/builtin.h"
 
 #include "quantizers/fsq.h"
+#include "quantizers/grouped_residual_vq.h"
 #include "quantizers/lfq.h"
+#include "quantizers/random_projection.h"
 #include "quantizers/residual_vq.h"
 #include "quantizers/vector_quantize.h"
 
@@ -14,6 +16,8 @@ void register_builtin_quantizers() {
   register_fsq();
   register_lfq();
   register_residual_vq();
+  register_grouped_residual_vq();
+  register_random_projection_quantizer();
 }
 
 }  // namespace vq

@@ -7,24 +7,9 @@
 #include "nn/linear.h"
 #include "quantizers/functional.h"
 #include "quantizers/options.h"
+#include "quantizers/residual_vq_list.h"
 
 namespace vq {
-
-namespace {
-
-// torch.nn.ModuleList: children named "0", "1", ...
-class ModuleList : public nn::Module {
- public:
-  template <typename M>
-  std::shared_ptr<M> add(std::shared_ptr<M> m) {
-    return register_module(std::to_string(n_++), m);
-  }
-
- private:
-  int64_t n_ = 0;
-};
-
-}  // namespace
 
 ResidualVQCall ResidualVQCall::from_json(const nlohmann::json& kw) {
   ResidualVQCall c;
@@ -53,7 +38,7 @@ ResidualVQ::ResidualVQ(ResidualVQOptions o, std::shared_ptr<dist::Comm> comm, Ge
     project_out_ = register_module(
         "project_out", std::shared_ptr<nn::Layer>(std::make_shared<nn::Linear>(codebook_dim_, opts_.dim, true, gen)));
   }
-  auto list = register_module("layers", std::make_shared<ModuleList>());
+  auto list = register_module("layers", std::make_shared<NumberedModules>());
   for (int64_t l = 0; l < q; ++l) {
     std::shared_ptr<Codebook> shared = (opts_.shared_codebook && l > 0) ? layers_[0]->codebook_ptr() : nullptr;
     layers_.push_back(list->add(std::make_shared<VectorQuantize>(opts_.layer_options(l), shared, comm_, gen)));
