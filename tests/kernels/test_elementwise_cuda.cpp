@@ -109,9 +109,11 @@ TEST_CASE("cuda elementwise: scalar ops and pow exponents match CPU") {
   same_on_cuda("rsub s", [](const auto& v) { return ops::rsub(v[0], 2.25); }, {in.x}, true);
   same_on_cuda("mul s", [](const auto& v) { return ops::mul(v[0].t(), -3.1); }, {in.x}, true);
   same_on_cuda("div s", [](const auto& v) { return ops::div(v[0], 7.0); }, {in.x}, true);
+  // Products, 1/x and sqrt are correctly rounded on both devices; 1/sqrt(x) is compared
+  // with the tolerance in case the device compiler fuses it into an rsqrt.
   for (double e : {2.0, 3.0, -1.0, -2.0, 0.5, -0.5}) {
     same_on_cuda("pow exact exponent " + std::to_string(e),
-                 [e](const auto& v) { return ops::pow(v[0], e); }, {in.pos}, true);
+                 [e](const auto& v) { return ops::pow(v[0], e); }, {in.pos}, e != -0.5);
   }
   same_on_cuda("pow 1.7", [](const auto& v) { return ops::pow(v[0], 1.7); }, {in.pos});
   same_on_cuda("pow 2 of negatives", [](const auto& v) { return ops::pow(v[0], 2.0); }, {in.x},
@@ -125,7 +127,7 @@ TEST_CASE("cuda elementwise: unary ops and activations match CPU") {
   const Op ops_[] = {{"neg", ops::neg, false, true},     {"abs", ops::abs, false, true},
                      {"sign", ops::sign, false, true},   {"exp", ops::exp, false, false},
                      {"log", ops::log, true, false},     {"sqrt", ops::sqrt, true, true},
-                     {"rsqrt", ops::rsqrt, true, true},  {"tanh", ops::tanh, false, false},
+                     {"rsqrt", ops::rsqrt, true, false},  {"tanh", ops::tanh, false, false},
                      {"sigmoid", ops::sigmoid, false, false}, {"relu", ops::relu, false, true},
                      {"silu", ops::silu, false, false},  {"round", ops::round, false, true},
                      {"floor", ops::floor, false, true}};
