@@ -24,16 +24,19 @@ void max_pool2d_forward(float* y, int64_t* idx, const float* x, int64_t planes, 
         const int64_t ws = std::max<int64_t>(w0, 0), we = std::min(w0 + KW, W);
         float best = -std::numeric_limits<float>::infinity();
         int64_t arg = hs * W + ws;
-        for (int64_t h = hs; h < he; ++h)
+        bool nan = false;  // the first NaN wins and ends the scan
+        for (int64_t h = hs; h < he && !nan; ++h)
           for (int64_t w = ws; w < we; ++w) {
             const float v = xp[h * W + w];
             if (v > best || std::isnan(v)) {
               best = v;
               arg = h * W + w;
-              if (std::isnan(v)) goto done;
+              if (std::isnan(v)) {
+                nan = true;
+                break;
+              }
             }
           }
-      done:
         yp[i * Wo + j] = best;
         ip[i * Wo + j] = arg;
       }

@@ -81,6 +81,12 @@ TEST_CASE("nn values: max_pool2d picks the window max, gradients add up on overl
   // padding is -inf: a negative input still wins over the padding
   Variable n = leaf({-3, -1, -2, -4}, {1, 1, 2, 2});
   CHECK(vals(nn::max_pool2d(n, {2, 2}, {2, 2}, {1, 1}).value()) == F{-3, -1, -2, -4});
+  // a NaN wins and propagates, like PyTorch (its gradient slot gets dy)
+  Variable nanx = leaf({1, NAN, 3, 2}, {1, 1, 2, 2});
+  Variable ny = nn::max_pool2d(nanx, {2, 2}, {2, 2});
+  CHECK(std::isnan(vals(ny.value())[0]));
+  ny.backward(Tensor::ones({1, 1, 1, 1}));
+  CHECK(vals(nanx.grad()) == F{0, 1, 0, 0});
   // ties go to the first maximum in row-major order
   Variable t = leaf({7, 7, 7, 7}, {1, 1, 2, 2});
   nn::max_pool2d(t, {2, 2}, {2, 2}).backward(Tensor::ones({1, 1, 1, 1}));
