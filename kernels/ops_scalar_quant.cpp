@@ -445,7 +445,7 @@ Tensor lfq_indices_to_codes(const Tensor& indices, const LfqSpec& spec) {
 namespace {
 
 cpu::LfqEntropyParams entropy_params(const char* op, const LfqSpec& spec, int64_t H,
-                                     double inv_temperature, bool exact) {
+                                     double inv_temperature, LfqEntropyMode mode) {
   const cpu::LfqParams p = lfq_params(op, spec);
   check<ConfigError>(p.c <= 30, op, ": the entropy terms need codebook_dim <= 30 (2^c codes), got ",
                      p.c);
@@ -457,7 +457,9 @@ cpu::LfqEntropyParams entropy_params(const char* op, const LfqSpec& spec, int64_
   e.H = H;
   e.inv_temperature = static_cast<float>(inv_temperature);
   e.code_mag = p.spherical ? cpu::lfq_sphere_code(p) : p.scale;
-  e.exact = exact;
+  e.mode = mode == LfqEntropyMode::exact       ? cpu::LfqEntropyMode::exact
+           : mode == LfqEntropyMode::unclamped ? cpu::LfqEntropyMode::unclamped
+                                               : cpu::LfqEntropyMode::factorized;
   return e;
 }
 
@@ -490,11 +492,12 @@ int64_t check_rows(const char* op, const Tensor& rows, const Tensor& u, int64_t 
 }  // namespace
 
 LfqEntropyStats lfq_entropy_stats(const Tensor& u, const Tensor& rows, const LfqSpec& spec,
-                                  int64_t num_codebooks, double inv_temperature, bool exact) {
+                                  int64_t num_codebooks, double inv_temperature,
+                                  LfqEntropyMode mode) {
   const char* op = "lfq_entropy_stats";
   detail::check_args(op, {&u});
   detail::check_f32(op, "u", u);
-  const cpu::LfqEntropyParams e = entropy_params(op, spec, num_codebooks, inv_temperature, exact);
+  const cpu::LfqEntropyParams e = entropy_params(op, spec, num_codebooks, inv_temperature, mode);
   const int64_t N = rows_of(op, "u", u, num_codebooks * e.c, "num_codebooks * codebook_dim");
   const int64_t T = check_rows(op, rows, u, N);
   const Tensor uc = u.contiguous();
@@ -561,11 +564,12 @@ Tensor lfq_batch_entropy_backward(const Tensor& avg_probs, const Tensor& grad_ba
 
 Tensor lfq_entropy_backward(const Tensor& u, const Tensor& rows, const Tensor& grad_avg_probs,
                             const Tensor& grad_per_sample, const LfqSpec& spec,
-                            int64_t num_codebooks, double inv_temperature, bool exact) {
+                            int64_t num_codebooks, double inv_temperature,
+                            LfqEntropyMode mode) {
   const char* op = "lfq_entropy_backward";
   detail::check_args(op, {&u});
   detail::check_f32(op, "u", u);
-  const cpu::LfqEntropyParams e = entropy_params(op, spec, num_codebooks, inv_temperature, exact);
+  const cpu::LfqEntropyParams e = entropy_params(op, spec, num_codebooks, inv_temperature, mode);
   const int64_t N = rows_of(op, "u", u, num_codebooks * e.c, "num_codebooks * codebook_dim");
   const int64_t K = int64_t{1} << e.c;
   Tensor gc;

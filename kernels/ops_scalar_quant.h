@@ -113,17 +113,24 @@ Tensor lfq_backward(const Tensor& grad_out, const Tensor& grad_u, const Tensor& 
 // indices: i64 [...] -> f32 [..., c] (+-scale, spherical normalized; negative -> zeros).
 Tensor lfq_indices_to_codes(const Tensor& indices, const LfqSpec& spec);
 
+// How the entropy terms are computed (kernels/cpu/lfq_entropy.h has the math):
+//  factorized: the reference's clamped per-sample entropy from the codes with
+//              P >= 1e-5 only, avg_probs by a split-bit GEMM (never tokens x codes);
+//  exact:      every one of the 2^c codes enumerated per token (parity checks);
+//  unclamped:  per-sample entropy = sum of per-bit binary entropies (no 1e-5 clamp:
+//              the true entropy, O(c) per token), avg_probs by the GEMM.
+enum class LfqEntropyMode { factorized, exact, unclamped };
+
 // Entropy statistics over tokens = rows of u ([N, H * c] viewed from any [..., H * c])
 // picked by `rows` (i64 [T], distinct row numbers) or all N rows. Logits
-// 2 * inv_temperature * (u . C_k). exact: enumerate all 2^c codes with the reference's
-// clamped log (parity); otherwise the factorized per-sample entropy and the split-bit
-// GEMM for avg_probs (kernels/cpu/lfq_entropy.h has the math).
+// 2 * inv_temperature * (u . C_k). codebook_dim <= 30.
 struct LfqEntropyStats {
   Tensor per_sample_entropy;  // f32 scalar: mean over tokens and codebooks
   Tensor avg_probs;           // f32 [H, 2^c]: mean over tokens of the code distribution
 };
 LfqEntropyStats lfq_entropy_stats(const Tensor& u, const Tensor& rows, const LfqSpec& spec,
-                                  int64_t num_codebooks, double inv_temperature, bool exact);
+                                  int64_t num_codebooks, double inv_temperature,
+                                  LfqEntropyMode mode = LfqEntropyMode::factorized);
 // Mean over codebooks of -sum_k p log(max(p, 1e-5)) of avg_probs [H, K]: f32 scalar.
 Tensor lfq_batch_entropy(const Tensor& avg_probs);
 // Its gradient: grad_batch (f32 scalar) * d batch_entropy / d avg_probs, f32 [H, K]
@@ -135,6 +142,7 @@ Tensor lfq_batch_entropy_backward(const Tensor& avg_probs, const Tensor& grad_ba
 // grad_per_sample: f32 scalar or undefined.
 Tensor lfq_entropy_backward(const Tensor& u, const Tensor& rows, const Tensor& grad_avg_probs,
                             const Tensor& grad_per_sample, const LfqSpec& spec,
-                            int64_t num_codebooks, double inv_temperature, bool exact);
+                            int64_t num_codebooks, double inv_temperature,
+                            LfqEntropyMode mode = LfqEntropyMode::factorized);
 
 }  // namespace vq::ops

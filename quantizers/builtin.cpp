@@ -5,6 +5,8 @@
 #include "quantizers/fsq.h"
 #include "quantizers/grouped_residual_vq.h"
 #include "quantizers/lfq.h"
+#include "quantizers/residual_fsq.h"
+#include "quantizers/residual_lfq.h"
 #include "quantizers/random_projection.h"
 #include "quantizers/residual_vq.h"
 #include "quantizers/vector_quantize.h"
@@ -15,6 +17,8 @@ void register_builtin_quantizers() {
   register_vector_quantize();
   register_fsq();
   register_lfq();
+  register_residual_fsq();
+  register_residual_lfq();
   register_residual_vq();
   register_grouped_residual_vq();
   register_random_projection_quantizer();

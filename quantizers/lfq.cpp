@@ -102,8 +102,8 @@ void LFQOptions::validate() const {
   check<ConfigError>(!soft_clamp_input_value || *soft_clamp_input_value >= codebook_scale,
                      "LFQ: soft_clamp_input_value (", soft_clamp_input_value.value_or(0),
                      ") must be >= codebook_scale (", codebook_scale, ")");
-  check<ConfigError>(entropy_mode == "factorized" || entropy_mode == "exact",
-                     "LFQ: entropy_mode must be 'factorized' or 'exact', got '", entropy_mode, "'");
+  check<ConfigError>(entropy_mode == "factorized" || entropy_mode == "exact" || entropy_mode == "unclamped",
+                     "LFQ: entropy_mode must be 'factorized', 'exact' or 'unclamped', got '", entropy_mode, "'");
   check<ConfigError>(!dim || *dim >= 1, "LFQ: dim must be >= 1, got ", dim.value_or(0));
   check<ConfigError>(codebook_dim() <= 62, "LFQ: at most 2^62 codes (int64 indices)");
   (void)sq::parse_activation(straight_through_activation, "LFQ");
@@ -213,8 +213,10 @@ QuantizerOutput LFQ::forward(const Variable& x_in, const LFQCall& call) {
     }
     if (rows.defined()) rows = rows.to(x.device());
     Variable u2 = ag::reshape(qr.u, {b * n, W});
-    const bool exact = opts_.entropy_mode == "exact";
-    sq::LfqEntropyResult er = sq::lfq_entropy(u2, rows, spec, h_, call.inv_temperature, exact);
+    const ops::LfqEntropyMode mode = opts_.entropy_mode == "exact"       ? ops::LfqEntropyMode::exact
+                                     : opts_.entropy_mode == "unclamped" ? ops::LfqEntropyMode::unclamped
+                                                                         : ops::LfqEntropyMode::factorized;
+    sq::LfqEntropyResult er = sq::lfq_entropy(u2, rows, spec, h_, call.inv_temperature, mode);
     ps = er.per_sample;
     Variable avg = sq::all_reduce_mean(er.avg_probs, comm_);
     be = (token_mask && opts_.reference_token_mask_quirk) ? ps : sq::lfq_batch_entropy(avg);

@@ -45,9 +45,11 @@ struct LFQOptions {
   bool force_quantization_f32 = true;
   bool orthogonal_rotation = false;
   // Extensions (not in the reference):
-  // "factorized" (default): per-sample entropy as a sum of per-bit binary entropies (no
-  // 1e-5 clamp per code) and the batch entropy by the split-bit GEMM; "exact": all 2^c
-  // codes enumerated with the reference's clamped formula. docs/quantizers/lfq.md.
+  // "factorized" (default): the reference's clamped per-sample entropy from the codes with
+  // P >= 1e-5 only, the batch entropy by the split-bit GEMM (never tokens x codes);
+  // "exact": all 2^c codes enumerated per token, as the reference does; "unclamped":
+  // per-sample entropy = sum of per-bit binary entropies (the true entropy, without the
+  // 1e-5 clamp; cheapest). docs/quantizers/lfq.md.
   std::string entropy_mode = "factorized";
   bool exact_tanh = false;  // the soft clamp's tanh correctly rounded
   // With a per-token (b, n) mask the reference's batch entropy degenerates to the

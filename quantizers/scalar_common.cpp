@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cctype>
 
-#include "core/philox.h"
 #include "kernels/ops.h"
 
 namespace vq::sq {
@@ -58,30 +57,6 @@ Tensor indices_from_sequence(const Tensor& idx, const SeqLayout& layout) {
 }
 
 Tensor last_to_channel(const Tensor& t) { return t.permute(last_to_one(t.dim())).contiguous(); }
-
-// ---------------- quantize dropout ----------------
-
-int64_t quantize_dropout_last(uint64_t seed, int64_t q, int64_t cutoff, int64_t multiple_of) {
-  check<ConfigError>(cutoff >= 0 && cutoff < q, "quantize dropout: quantize_dropout_cutoff_index must be in [0, ",
-                     q, "), got ", cutoff);
-  check<ConfigError>(multiple_of >= 1, "quantize dropout: quantize_dropout_multiple_of must be >= 1, got ",
-                     multiple_of);
-  const uint64_t r = philox4x32(seed, 0x5155414e54ull).v[0];  // counter "QUANT"
-  const uint64_t range = static_cast<uint64_t>(q - cutoff);
-  int64_t t = cutoff + static_cast<int64_t>((r * range) >> 32);
-  if (multiple_of != 1) t = (t + 1 + multiple_of - 1) / multiple_of * multiple_of - 1;
-  return t;
-}
-
-uint64_t draw_dropout_seed(Generator& gen, dist::Comm& comm) {
-  int64_t seed = static_cast<int64_t>(gen.next_u32() % 10000u);
-  if (comm.distributed()) {
-    Tensor t = Tensor::from_vector(std::vector<int64_t>{seed}, {1});
-    comm.all_reduce_sum(t);
-    seed = t.to_vector<int64_t>()[0];
-  }
-  return static_cast<uint64_t>(seed);
-}
 
 // ---------------- activations ----------------
 
@@ -167,8 +142,8 @@ LfqQuantResult lfq_quantize(const Variable& x, const ops::LfqSpec& spec, int64_t
 }
 
 LfqEntropyResult lfq_entropy(const Variable& u, const Tensor& rows, const ops::LfqSpec& spec, int64_t H,
-                             double inv_temperature, bool exact) {
-  ops::LfqEntropyStats st = ops::lfq_entropy_stats(u.value(), rows, spec, H, inv_temperature, exact);
+                             double inv_temperature, ops::LfqEntropyMode mode) {
+  ops::LfqEntropyStats st = ops::lfq_entropy_stats(u.value(), rows, spec, H, inv_temperature, mode);
   const int64_t HK = st.avg_probs.numel();
   // Both statistics in one node: value [1 + H K] = (per_sample, avg_probs...).
   Tensor packed = ops::cat({st.per_sample_entropy.reshape({1}), st.avg_probs.reshape({-1})}, 0);
@@ -176,11 +151,11 @@ LfqEntropyResult lfq_entropy(const Variable& u, const Tensor& rows, const ops::L
   // saved: u and the row selection (undefined = all rows)
   Variable node = make_result(
       "LFQ.entropy", packed, {u}, {u.value(), rows},
-      [spec, H, inv_temperature, exact, HK, avg_shape](const Tensor& g, const BackwardContext& ctx) {
+      [spec, H, inv_temperature, mode, HK, avg_shape](const Tensor& g, const BackwardContext& ctx) {
         const Tensor gps = g.narrow(0, 0, 1).reshape({}).contiguous();
         const Tensor gavg = g.narrow(0, 1, HK).reshape(avg_shape).contiguous();
         return std::vector<Tensor>{ops::lfq_entropy_backward(ctx.saved(0), ctx.saved(1), gavg, gps,
-                                                             spec, H, inv_temperature, exact)};
+                                                             spec, H, inv_temperature, mode)};
       });
   LfqEntropyResult r;
   r.per_sample = ag::reshape(ag::narrow(node, 0, 0, 1), {});

@@ -1,6 +1,6 @@
 // Pieces shared by the scalar quantizers (FSQ, LFQ and their residual / grouped
-// families): the channel-first <-> (b, n, d) layout moves, quantize dropout (SPEC
-// 4.4), the straight-through activations LFQ accepts by name, and the autograd
+// families): the channel-first <-> (b, n, d) layout moves, a ModuleList, the
+// straight-through activations LFQ accepts by name, and the autograd
 // functions wrapping the fused kernels of kernels/ops_scalar_quant.h (one node per
 // fused forward; its backward is the fused backward kernel).
 #pragma once
@@ -13,8 +13,22 @@
 #include "core/generator.h"
 #include "dist/comm.h"
 #include "kernels/ops_scalar_quant.h"
+#include "nn/module.h"
 
 namespace vq::sq {
+
+// The reference's nn.ModuleList: children named "0", "1", ... (state keys "layers.0.x").
+class ModuleList : public nn::Module {
+ public:
+  template <typename M>
+  std::shared_ptr<M> add(std::shared_ptr<M> m) {
+    return register_module(std::to_string(n_++), m);
+  }
+  int64_t size() const { return n_; }
+
+ private:
+  int64_t n_ = 0;
+};
 
 // ---------------- layout ----------------
 struct SeqLayout {
@@ -31,15 +45,6 @@ Tensor from_sequence(const Tensor& y, const SeqLayout& layout);
 Tensor indices_from_sequence(const Tensor& idx, const SeqLayout& layout);
 // Moves the last axis of t to position 1 (the reference's 'b ... d -> b d ...').
 Tensor last_to_channel(const Tensor& t);
-
-// ---------------- quantize dropout (SPEC 4.4) ----------------
-// The last layer that runs: t uniform in [cutoff, q) drawn from `seed` (Philox), then
-// rounded up to a multiple (t = ceil((t + 1) / multiple_of) * multiple_of - 1, which may
-// exceed q - 1: nothing dropped). Same seed, same t, on every device and rank.
-int64_t quantize_dropout_last(uint64_t seed, int64_t q, int64_t cutoff, int64_t multiple_of);
-// A fresh seed in [0, 10000) from gen; with several processes the ranks' draws are
-// summed (all-reduce), so every rank drops at the same depth.
-uint64_t draw_dropout_seed(Generator& gen, dist::Comm& comm);
 
 // ---------------- straight-through activation (LFQ) ----------------
 enum class SteActivation { identity, tanh, sigmoid, relu, silu, gelu };
@@ -77,7 +82,7 @@ struct LfqEntropyResult {
 // Entropy statistics of the rows of u ([N, H * c]) picked by rows (i64 or undefined);
 // one "LFQ.entropy" node (backward: ops::lfq_entropy_backward) for both outputs.
 LfqEntropyResult lfq_entropy(const Variable& u, const Tensor& rows, const ops::LfqSpec& spec,
-                             int64_t H, double inv_temperature, bool exact);
+                             int64_t H, double inv_temperature, ops::LfqEntropyMode mode);
 // Mean over codebooks of the clamped entropy of avg [H, K]; one node.
 Variable lfq_batch_entropy(const Variable& avg);
 // all_reduce(t) / world size with the gradient all-reduced the same way (torch's

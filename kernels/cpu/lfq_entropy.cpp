@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/cpu/blas.h"
+#include "kernels/cpu/lfq_math.h"
 
 namespace vq::cpu {
 namespace {
@@ -35,20 +36,35 @@ const float* token_ptr(const float* u, const int64_t* rows, int64_t t, int64_t h
   return u + r * p.H * p.c + h * p.c;
 }
 
-// Per-bit logits a_i = 4 beta m u_i and probabilities p_i = sigmoid(a_i), q_i = 1 - p_i.
-void bit_probs(double* a, float* p1, float* p0, const float* u, const LfqEntropyParams& p) {
-  const double f = 4.0 * static_cast<double>(p.inv_temperature) * static_cast<double>(p.code_mag);
-  for (int i = 0; i < p.c; ++i) {
-    a[i] = f * static_cast<double>(u[i]);
-    p1[i] = static_cast<float>(1.0 / (1.0 + std::exp(-a[i])));
-    p0[i] = static_cast<float>(1.0 / (1.0 + std::exp(a[i])));
-  }
-}
-
 // Binary entropy of sigmoid(a), stable for any a.
 double binary_entropy(double a) {
   const double aa = std::fabs(a), e = std::exp(-aa);
   return std::log1p(e) + aa * e / (1.0 + e);
+}
+
+// Per-bit logits a_i = 4 beta m u_i and probabilities p_i = sigmoid(a_i), q_i = 1 - p_i
+// (pd: p_i in double).
+void bit_probs(double* a, double* pd, float* p1, float* p0, const float* u, const LfqEntropyParams& p) {
+  const double f = 4.0 * static_cast<double>(p.inv_temperature) * static_cast<double>(p.code_mag);
+  for (int i = 0; i < p.c; ++i) {
+    a[i] = f * static_cast<double>(u[i]);
+    pd[i] = 1.0 / (1.0 + std::exp(-a[i]));
+    p1[i] = static_cast<float>(pd[i]);
+    p0[i] = static_cast<float>(1.0 / (1.0 + std::exp(a[i])));
+  }
+}
+
+// The per-sample entropy of one token (see LfqEntropyMode); adds dH/da into grad if given.
+double token_entropy(const double* a, const double* pd, int c, LfqEntropyMode mode, double* grad) {
+  if (mode == LfqEntropyMode::unclamped) {
+    double e = 0.0;
+    for (int i = 0; i < c; ++i) {
+      e += binary_entropy(a[i]);
+      if (grad) grad[i] += -a[i] * pd[i] * (1.0 - pd[i]);
+    }
+    return e;
+  }
+  return lfq_heavy_entropy(pd, c, grad);
 }
 
 // Kronecker doubling: out[0..2^n) = products over the n bits (first bit most significant).
@@ -204,7 +220,7 @@ void lfq_entropy_forward(float* avg, double* per_sample, const float* u, const i
   std::fill(avg, avg + p.H * K, 0.f);
   *per_sample = 0.0;
   if (T <= 0) return;
-  if (p.exact) {
+  if (p.mode == LfqEntropyMode::exact) {
     exact_forward(avg, per_sample, u, rows, T, p);
     return;
   }
@@ -220,14 +236,12 @@ void lfq_entropy_forward(float* avg, double* per_sample, const float* u, const i
       const int64_t n = std::min(Tt, T - t0);
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
       for (int64_t tt = 0; tt < n; ++tt) {
-        double a[64];
+        double a[64], pd[64];
         float p1[64], p0[64];
-        bit_probs(a, p1, p0, token_ptr(u, rows, t0 + tt, h, p), p);
+        bit_probs(a, pd, p1, p0, token_ptr(u, rows, t0 + tt, h, p), p);
         expand(A.data() + tt * s.K1, nullptr, p1, p0, s.c1);
         expand(B.data() + tt * s.K2, nullptr, p1 + s.c1, p0 + s.c1, s.c2);
-        double e = 0.0;
-        for (int i = 0; i < p.c; ++i) e += binary_entropy(a[i]);
-        ent[tt] = e;
+        ent[tt] = token_entropy(a, pd, p.c, p.mode, nullptr);
       }
       for (int64_t tt = 0; tt < n; ++tt) ent_total += ent[tt];
       // avg_h[K1, K2] += (1/T) A^T B
@@ -263,7 +277,7 @@ void lfq_batch_entropy_grad(float* G, const float* avg, int64_t H, int32_t c, fl
 void lfq_entropy_backward(float* du, const float* u, const int64_t* rows, int64_t T,
                           const float* G, float coef_ps, const LfqEntropyParams& p) {
   if (T <= 0) return;
-  if (p.exact) {
+  if (p.mode == LfqEntropyMode::exact) {
     exact_backward(du, u, rows, T, G, coef_ps, p);
     return;
   }
@@ -287,9 +301,9 @@ void lfq_entropy_backward(float* du, const float* u, const int64_t* rows, int64_
       if (Gh) {
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
         for (int64_t tt = 0; tt < n; ++tt) {
-          double a[64];
+          double a[64], pd[64];
           float p1[64], p0[64];
-          bit_probs(a, p1, p0, token_ptr(u, rows, t0 + tt, h, p), p);
+          bit_probs(a, pd, p1, p0, token_ptr(u, rows, t0 + tt, h, p), p);
           expand(A.data() + tt * s.K1, nullptr, p1, p0, s.c1);
           expand(B.data() + tt * s.K2, nullptr, p1 + s.c1, p0 + s.c1, s.c2);
         }
@@ -311,10 +325,12 @@ void lfq_entropy_backward(float* du, const float* u, const int64_t* rows, int64_
         }
 #pragma omp for schedule(static)
         for (int64_t tt = 0; tt < n; ++tt) {
-          double a[64], dp[64];
+          double a[64], pd[64], dp[64], dh[64];
           float p1[64], p0[64];
-          bit_probs(a, p1, p0, token_ptr(u, rows, t0 + tt, h, p), p);
+          bit_probs(a, pd, p1, p0, token_ptr(u, rows, t0 + tt, h, p), p);
           std::fill(dp, dp + p.c, 0.0);
+          std::fill(dh, dh + p.c, 0.0);
+          if (alpha_ps != 0.0) token_entropy(a, pd, p.c, p.mode, dh);
           if (Gh) {
             expand(tmp1.data(), lev1.data(), p1, p0, s.c1);
             expand(tmp2.data(), lev2.data(), p1 + s.c1, p0 + s.c1, s.c2);
@@ -326,9 +342,9 @@ void lfq_entropy_backward(float* du, const float* u, const int64_t* rows, int64_
           const int64_t r = rows ? rows[t0 + tt] : t0 + tt;
           float* dut = du + r * p.H * p.c + h * p.c;
           for (int i = 0; i < p.c; ++i) {
-            // sigmoid'(a) = p (1 - p); d h / d a = -a p (1 - p).
+            // d/da through p = sigmoid(a): p (1 - p); dh = d per-token entropy / da.
             const double pq = static_cast<double>(p1[i]) * static_cast<double>(p0[i]);
-            const double da = dp[i] * pq + alpha_ps * (-a[i] * pq);
+            const double da = dp[i] * pq + alpha_ps * dh[i];
             dut[i] += static_cast<float>(chain * da);
           }
         }

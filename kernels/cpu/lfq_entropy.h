@@ -6,10 +6,13 @@
 // u . C_k = sum_i m u_i s_i(k) with signs s_i(k) = +-1, the softmax factorizes into
 // independent bits: P(k) = prod_i p_i^{b_i(k)} (1 - p_i)^{1 - b_i(k)},
 // p_i = sigmoid(a_i), a_i = 4 beta m u_i.
-//  - Per-sample entropy (factorized): H(P) = sum_i h(a_i), the binary entropy
-//    h(a) = log(1 + e^-|a|) + |a| sigmoid(-|a|); dh/da = -a p (1 - p). The reference
-//    clamps each P(k) at 1e-5 inside the log, so it differs by
-//    sum_{P(k) < 1e-5} P(k) (log(1/P(k)) - log(1e5)) >= 0 (exact mode reproduces it).
+//  - Per-sample entropy. Unclamped, it is the sum of binary entropies
+//    sum_i h(a_i), h(a) = log(1 + e^-|a|) + |a| sigmoid(-|a|), dh/da = -a p (1 - p): O(c)
+//    per token ("unclamped" mode). The reference clamps each P(k) at 1e-5 inside the
+//    log, which adds sum_{P(k) < 1e-5} P(k) (log(1/P(k)) - log(1e5)) >= 0; the default
+//    ("factorized") mode reproduces the clamped value exactly from the codes with
+//    P(k) >= 1e-5 only (at most 1e5 of them, usually a handful at inv_temperature 100):
+//    lfq_heavy_entropy in lfq_math.h.
 //  - Batch entropy: avg(k) = mean_t P_t(k) does not factor over bits, but splitting the
 //    c bits into the c1 leading and c2 trailing ones, P_t(k_hi, k_lo) = A_t(k_hi)
 //    B_t(k_lo), so avg = A^T B / T: one (2^c1 x T)(T x 2^c2) GEMM (BLAS), with A and
@@ -26,17 +29,21 @@
 
 namespace vq::cpu {
 
+// factorized: clamped per-sample entropy from the heavy codes + split-bit GEMM batch
+// term; exact: every code enumerated (the reference's formula, for parity checks);
+// unclamped: per-sample entropy as the sum of binary entropies (no clamp) + GEMM.
+enum class LfqEntropyMode : int32_t { factorized = 0, exact = 1, unclamped = 2 };
+
 struct LfqEntropyParams {
-  int32_t c = 1;                // bits per codebook
+  int32_t c = 1;                // bits per codebook (<= 30)
   int64_t H = 1;                // codebooks
   float inv_temperature = 100.f;
   float code_mag = 1.f;         // m: |C_k,i| (scale, or the spherical code value)
-  bool exact = false;           // enumerate all 2^c codes (reference formula)
+  LfqEntropyMode mode = LfqEntropyMode::factorized;
 };
 
 // avg [H, 2^c] = mean over tokens of each token's code distribution; *per_sample = mean
-// over (tokens, codebooks) of the per-token entropy (exact: clamped; factorized: the
-// sum of binary entropies). T = 0 gives avg = 0 and per_sample = 0.
+// over (tokens, codebooks) of the per-token entropy (clamped, except in unclamped mode). T = 0 gives avg = 0 and per_sample = 0.
 void lfq_entropy_forward(float* avg, double* per_sample, const float* u, const int64_t* rows,
                          int64_t T, const LfqEntropyParams& p);
 

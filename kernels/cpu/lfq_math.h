@@ -113,4 +113,80 @@ VQ_HD void lfq_group_backward(float* dx, const float* du, const float* x, const 
   }
 }
 
+// ---- entropy helpers (kernels/cpu/lfq_entropy.h has the math) ----
+constexpr int kLfqEntropyMaxBits = 30;
+constexpr double kLfqEntropyEps = 1e-5;  // the reference's log clamp
+
+// The reference's clamped per-token entropy H = -sum_k P_k log max(P_k, eps) of the
+// product distribution P_k = prod_i (b_i(k) ? p_i : 1 - p_i), from the "heavy" codes
+// (P_k >= eps) only: H = -sum_heavy P log P - log(eps) (1 - sum_heavy P). The heavy
+// codes (at most 1/eps of them) are enumerated depth-first, the most confident bits
+// first, pruning a branch when even its most likely completion falls below eps. When
+// grad is not null, adds dH/da_i (a_i the logit of p_i) into grad[i]:
+//   dH/da_i = sum_heavy P_k (b_i(k) - p_i) (log(eps / P_k) - 1)
+// (the tail's terms cancel because sum_all P_k (b_i(k) - p_i) = 0). Subtree sums are
+// carried up the tree, so each visited node costs O(1). p: c values in [0, 1].
+VQ_HD double lfq_heavy_entropy(const double* p, int c, double* grad) {
+  const double eps = kLfqEntropyEps, log_eps = log(kLfqEntropyEps);
+  int order[kLfqEntropyMaxBits];
+  double m[kLfqEntropyMaxBits];
+  for (int i = 0; i < c; ++i) {
+    m[i] = p[i] >= 0.5 ? p[i] : 1.0 - p[i];
+    order[i] = i;
+  }
+  for (int i = 1; i < c; ++i) {  // insertion sort, most confident first
+    const int v = order[i];
+    int j = i - 1;
+    while (j >= 0 && m[order[j]] < m[v]) {
+      order[j + 1] = order[j];
+      --j;
+    }
+    order[j + 1] = v;
+  }
+  double suffix[kLfqEntropyMaxBits + 1];
+  suffix[c] = 1.0;
+  for (int j = c - 1; j >= 0; --j) suffix[j] = suffix[j + 1] * m[order[j]];
+  double prob[kLfqEntropyMaxBits + 1], sp[kLfqEntropyMaxBits + 1], spl[kLfqEntropyMaxBits + 1],
+      sw[kLfqEntropyMaxBits + 1], S[kLfqEntropyMaxBits];
+  int choice[kLfqEntropyMaxBits + 1];
+  for (int i = 0; i < c; ++i) S[i] = 0.0;
+  prob[0] = 1.0;
+  choice[0] = -1;
+  sp[0] = spl[0] = sw[0] = 0.0;
+  int d = 0;
+  for (;;) {
+    if (++choice[d] <= 1) {
+      const int i = order[d];
+      const double np = prob[d] * (choice[d] == 0 ? m[i] : 1.0 - m[i]);
+      if (np * suffix[d + 1] < eps) {
+        choice[d] = 1;  // the other branch is less likely still
+        continue;
+      }
+      if (d + 1 == c) {  // a heavy leaf
+        const double w = np * (log_eps - log(np) - 1.0);
+        sp[d] += np;
+        spl[d] += np * log(np);
+        sw[d] += w;
+        if ((choice[d] == 0) == (p[i] >= 0.5)) S[i] += w;  // bit i set in this code
+      } else {
+        ++d;
+        prob[d] = np;
+        choice[d] = -1;
+        sp[d] = spl[d] = sw[d] = 0.0;
+      }
+      continue;
+    }
+    if (d == 0) break;
+    const int parent = d - 1, i = order[parent];
+    sp[parent] += sp[d];
+    spl[parent] += spl[d];
+    sw[parent] += sw[d];
+    if ((choice[parent] == 0) == (p[i] >= 0.5)) S[i] += sw[d];
+    d = parent;
+  }
+  if (grad)
+    for (int i = 0; i < c; ++i) grad[i] += S[i] - p[i] * sw[0];
+  return -spl[0] - log_eps * (1.0 - sp[0]);
+}
+
 }  // namespace vq::cpu

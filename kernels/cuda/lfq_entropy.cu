@@ -22,7 +22,7 @@ using cpu::LfqEntropyParams;
 
 constexpr int kBlock = 256;
 constexpr double kEps = 1e-5;
-constexpr int kMaxBits = 30;
+constexpr int kMaxBits = cpu::kLfqEntropyMaxBits;
 
 __device__ double block_sum(double v, double* sh) {
   sh[threadIdx.x] = v;
@@ -62,6 +62,7 @@ __device__ double binary_entropy(double a) {
 // Shared per-token bit quantities (as the CPU's bit_probs).
 struct BitShared {
   double a[kMaxBits];
+  double pd[kMaxBits];
   float p1[kMaxBits];
   float p0[kMaxBits];
 };
@@ -71,10 +72,24 @@ __device__ void load_bits(BitShared& b, const float* ut, const LfqEntropyParams&
   if (threadIdx.x < p.c) {
     const int i = threadIdx.x;
     b.a[i] = f * static_cast<double>(ut[i]);
-    b.p1[i] = static_cast<float>(1.0 / (1.0 + exp(-b.a[i])));
+    b.pd[i] = 1.0 / (1.0 + exp(-b.a[i]));
+    b.p1[i] = static_cast<float>(b.pd[i]);
     b.p0[i] = static_cast<float>(1.0 / (1.0 + exp(b.a[i])));
   }
   __syncthreads();
+}
+
+// Per-sample entropy of one token (mode as the CPU's token_entropy); adds dH/da to grad.
+__device__ double token_entropy(const BitShared& b, int c, cpu::LfqEntropyMode mode, double* grad) {
+  if (mode == cpu::LfqEntropyMode::unclamped) {
+    double e = 0.0;
+    for (int i = 0; i < c; ++i) {
+      e += binary_entropy(b.a[i]);
+      if (grad) grad[i] += -b.a[i] * b.pd[i] * (1.0 - b.pd[i]);
+    }
+    return e;
+  }
+  return cpu::lfq_heavy_entropy(b.pd, c, grad);
 }
 
 // A row entry j over bits [i0, i0 + n): product in bit order, most significant first.
@@ -96,11 +111,7 @@ __global__ void build_ab_kernel(float* __restrict__ A, float* __restrict__ B,
   const int64_t K1 = int64_t{1} << c1, K2 = int64_t{1} << c2;
   for (int64_t j = threadIdx.x; j < K1; j += blockDim.x) A[tt * K1 + j] = kron_entry(b, 0, c1, j);
   for (int64_t j = threadIdx.x; j < K2; j += blockDim.x) B[tt * K2 + j] = kron_entry(b, c1, c2, j);
-  if (ent && threadIdx.x == 0) {
-    double e = 0.0;
-    for (int i = 0; i < p.c; ++i) e += binary_entropy(b.a[i]);
-    ent[tt] = e;
-  }
+  if (ent && threadIdx.x == 0) ent[tt] = token_entropy(b, p.c, p.mode, nullptr);
 }
 
 // d loss / d p_i for bits [i0, i0 + n) from d loss / d (row entries) D [2^n]:
@@ -130,7 +141,7 @@ __device__ void kron_backward(double* dp, const float* D, const BitShared& b, in
   }
 }
 
-// One block per token of the tile: du += chain * (dp * p (1 - p) - alpha a p (1 - p)).
+// One block per token of the tile: du += chain * (dp * p (1 - p) + alpha dH/da).
 __global__ void token_backward_kernel(float* __restrict__ du, const float* __restrict__ dA,
                                       const float* __restrict__ dB, const float* __restrict__ u,
                                       const int64_t* __restrict__ rows, int64_t t0, int64_t h,
@@ -139,10 +150,12 @@ __global__ void token_backward_kernel(float* __restrict__ du, const float* __res
   __shared__ BitShared b;
   __shared__ double sh[kBlock];
   __shared__ double dp[kMaxBits];
+  __shared__ double dh[kMaxBits];
   const int64_t tt = blockIdx.x;
   load_bits(b, token_ptr(u, rows, t0 + tt, h, p), p);
-  if (threadIdx.x < p.c) dp[threadIdx.x] = 0.0;
+  if (threadIdx.x < p.c) dp[threadIdx.x] = dh[threadIdx.x] = 0.0;
   __syncthreads();
+  if (grad_ps && threadIdx.x == 0) token_entropy(b, p.c, p.mode, dh);
   const int c2 = p.c - c1;
   if (dA) {
     kron_backward(dp, dA + tt * (int64_t{1} << c1), b, 0, c1, sh);
@@ -154,7 +167,7 @@ __global__ void token_backward_kernel(float* __restrict__ du, const float* __res
     const double alpha = grad_ps ? static_cast<double>(*grad_ps) / static_cast<double>(T * p.H) : 0.0;
     const double chain = 4.0 * static_cast<double>(p.inv_temperature) * p.code_mag;
     const double pq = static_cast<double>(b.p1[i]) * static_cast<double>(b.p0[i]);
-    const double da = dp[i] * pq + alpha * (-b.a[i] * pq);
+    const double da = dp[i] * pq + alpha * dh[i];
     const int64_t r = rows ? rows[t0 + tt] : t0 + tt;
     du[r * p.H * p.c + h * p.c + i] += static_cast<float>(chain * da);
   }
@@ -337,7 +350,7 @@ void lfq_entropy_forward(float* avg, float* per_sample, const float* u, const in
     return;
   }
   Workspace ent(static_cast<size_t>(T * p.H) * sizeof(double), device);
-  if (p.exact) {
+  if (p.mode == cpu::LfqEntropyMode::exact) {
     Workspace lmax(static_cast<size_t>(T * p.H) * sizeof(float), device);
     Workspace zs(static_cast<size_t>(T * p.H) * sizeof(double), device);
     exact_stats_kernel<<<static_cast<unsigned>(T * p.H), kBlock, 0, s>>>(
@@ -385,7 +398,7 @@ void lfq_entropy_backward(float* du, const float* u, const int64_t* rows, int64_
   if (T <= 0) return;
   cudaStream_t s = stream(device);
   const int64_t K = int64_t{1} << p.c;
-  if (p.exact) {
+  if (p.mode == cpu::LfqEntropyMode::exact) {
     exact_backward_kernel<<<static_cast<unsigned>(T * p.H), kBlock, 0, s>>>(du, u, rows, T, G,
                                                                              grad_ps, p);
     check_launch("exact_backward_kernel");

@@ -1,8 +1,8 @@
 // LFQ kernels and ops (kernels/ops_scalar_quant.h, kernels/cpu/lfq*.h): hand-computed
 // quantization and indices, spherical (BSQ) codes, bit-exact decode round trips, the
 // commitment term, the backward through soft clamp and normalization (central
-// differences), the entropy terms in exact and factorized mode against a naive
-// enumeration in double, their gradients, row subsets, and error messages.
+// differences), the entropy terms in every mode (exact, factorized, unclamped) against a
+// naive enumeration in double, their gradients, row subsets, and error messages.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -15,6 +15,7 @@
 #include "kernels/ops_scalar_quant.h"
 
 using namespace vq;
+using Mode = ops::LfqEntropyMode;
 
 namespace {
 
@@ -234,16 +235,17 @@ TEST_CASE("lfq kernels: exact entropy matches the brute-force reference formula"
     const Tensor u = ops::lfq_forward(u0, spec, 2, true).u;
     const double m = spec.spherical ? 1.0 / std::sqrt(5.0) : 1.0;
     const Naive ref = naive_entropy(vec(u), 37, 2, 5, beta, m);
-    const ops::LfqEntropyStats s = ops::lfq_entropy_stats(u, Tensor(), spec, 2, beta, true);
-    CHECK(s.per_sample_entropy.item<float>() == doctest::Approx(ref.per_sample).epsilon(1e-5));
-    CHECK(ops::lfq_batch_entropy(s.avg_probs).item<float>() == doctest::Approx(ref.batch).epsilon(1e-5));
-    const std::vector<float> avg = vec(s.avg_probs);
-    for (size_t k = 0; k < avg.size(); ++k) CHECK(avg[k] == doctest::Approx(ref.avg[k]).epsilon(1e-4).scale(1e-6));
-    // factorized: same avg (identical math), per-sample without the clamp (>= exact)
-    const ops::LfqEntropyStats f = ops::lfq_entropy_stats(u, Tensor(), spec, 2, beta, false);
-    const std::vector<float> favg = vec(f.avg_probs);
-    for (size_t k = 0; k < favg.size(); ++k) CHECK(favg[k] == doctest::Approx(avg[k]).epsilon(1e-4).scale(1e-6));
-    CHECK(f.per_sample_entropy.item<float>() >= s.per_sample_entropy.item<float>() * (1 - 1e-6));
+    for (Mode mode : {Mode::exact, Mode::factorized}) {
+      // both reproduce the clamped formula; the batch term is the same math in all modes
+      const ops::LfqEntropyStats s = ops::lfq_entropy_stats(u, Tensor(), spec, 2, beta, mode);
+      CHECK(s.per_sample_entropy.item<float>() == doctest::Approx(ref.per_sample).epsilon(1e-5));
+      CHECK(ops::lfq_batch_entropy(s.avg_probs).item<float>() == doctest::Approx(ref.batch).epsilon(1e-5));
+      const std::vector<float> avg = vec(s.avg_probs);
+      for (size_t k = 0; k < avg.size(); ++k) CHECK(avg[k] == doctest::Approx(ref.avg[k]).epsilon(1e-4).scale(1e-6));
+    }
+    // unclamped: the true entropy, never below the clamped one
+    const ops::LfqEntropyStats f = ops::lfq_entropy_stats(u, Tensor(), spec, 2, beta, Mode::unclamped);
+    CHECK(f.per_sample_entropy.item<float>() >= ref.per_sample * (1 - 1e-6));
     CHECK(f.per_sample_entropy.item<float>() == doctest::Approx(ref.per_sample).epsilon(0.05));
   }
 }
@@ -255,14 +257,15 @@ TEST_CASE("lfq kernels: entropy on a row subset and an empty selection") {
   const std::vector<int64_t> rows = {3, 7, 0, 19, 11};
   const Tensor r = Tensor::from_vector(rows, {5});
   const Naive ref = naive_entropy(vec(u), 20, 1, 4, 2.0, 1.0, rows);
-  for (bool exact : {true, false}) {
-    const ops::LfqEntropyStats s = ops::lfq_entropy_stats(u, r, spec, 1, 2.0, exact);
+  for (Mode mode : {Mode::exact, Mode::factorized, Mode::unclamped}) {
+    const ops::LfqEntropyStats s = ops::lfq_entropy_stats(u, r, spec, 1, 2.0, mode);
     CHECK(ops::lfq_batch_entropy(s.avg_probs).item<float>() == doctest::Approx(ref.batch).epsilon(1e-5));
-    if (exact) CHECK(s.per_sample_entropy.item<float>() == doctest::Approx(ref.per_sample).epsilon(1e-5));
+    if (mode != Mode::unclamped)
+      CHECK(s.per_sample_entropy.item<float>() == doctest::Approx(ref.per_sample).epsilon(1e-5));
     // the gradient touches only the selected rows
     const std::vector<float> du = vec(ops::lfq_entropy_backward(
         u, r, ops::lfq_batch_entropy_backward(s.avg_probs, Tensor::scalar(-1.f)), Tensor::scalar(1.f),
-        spec, 1, 2.0, exact));
+        spec, 1, 2.0, mode));
     for (int64_t row = 0; row < 20; ++row) {
       const bool sel = std::find(rows.begin(), rows.end(), row) != rows.end();
       double n = 0;
@@ -271,13 +274,13 @@ TEST_CASE("lfq kernels: entropy on a row subset and an empty selection") {
     }
   }
   const Tensor empty = Tensor::from_vector(std::vector<int64_t>{}, {0});
-  const ops::LfqEntropyStats e = ops::lfq_entropy_stats(u, empty, spec, 1, 2.0, false);
+  const ops::LfqEntropyStats e = ops::lfq_entropy_stats(u, empty, spec, 1, 2.0);
   CHECK(e.per_sample_entropy.item<float>() == 0.f);
   CHECK(vec(e.avg_probs) == std::vector<float>(16, 0.f));
 }
 
-TEST_CASE("lfq kernels: entropy gradients match central differences (exact and factorized)") {
-  for (bool exact : {true, false}) {
+TEST_CASE("lfq kernels: entropy gradients match central differences (every mode)") {
+  for (Mode mode : {Mode::exact, Mode::factorized, Mode::unclamped}) {
     for (int c : {3, 6}) {
       ops::LfqSpec spec;
       spec.codebook_dim = c;
@@ -286,14 +289,14 @@ TEST_CASE("lfq kernels: entropy gradients match central differences (exact and f
       const float gps = 0.8f, gb = -1.3f;
       auto f = [&](const std::vector<float>& uv) {
         const ops::LfqEntropyStats s =
-            ops::lfq_entropy_stats(Tensor::from_vector(uv, {9, 2 * c}), Tensor(), spec, 2, beta, exact);
+            ops::lfq_entropy_stats(Tensor::from_vector(uv, {9, 2 * c}), Tensor(), spec, 2, beta, mode);
         return gps * static_cast<double>(s.per_sample_entropy.item<float>()) +
                gb * static_cast<double>(ops::lfq_batch_entropy(s.avg_probs).item<float>());
       };
-      const ops::LfqEntropyStats s = ops::lfq_entropy_stats(u, Tensor(), spec, 2, beta, exact);
+      const ops::LfqEntropyStats s = ops::lfq_entropy_stats(u, Tensor(), spec, 2, beta, mode);
       const std::vector<float> du = vec(ops::lfq_entropy_backward(
           u, Tensor(), ops::lfq_batch_entropy_backward(s.avg_probs, Tensor::scalar(gb)),
-          Tensor::scalar(gps), spec, 2, beta, exact));
+          Tensor::scalar(gps), spec, 2, beta, mode));
       std::vector<float> uv = vec(u);
       for (int i = 0; i < 9 * 2 * c; i += 5) {
         const float keep = uv[i], e = 2e-2f;
@@ -320,10 +323,10 @@ TEST_CASE("lfq kernels: error messages") {
                                            Tensor::from_vector(std::vector<uint8_t>{1, 0}, {2}, DType::boolean)),
                        doctest::Contains("row_mask must have one entry per row (3)"), ShapeError);
   CHECK_THROWS_WITH_AS(ops::lfq_entropy_stats(Tensor::zeros({3, 4}), Tensor::from_vector(std::vector<int64_t>{5}, {1}),
-                                              spec, 1, 100.0, false),
+                                              spec, 1, 100.0),
                        doctest::Contains("row 5 out of range for 3 rows"), ShapeError);
   CHECK_THROWS_WITH_AS(ops::lfq_entropy_backward(Tensor::zeros({3, 4}), Tensor(), Tensor::zeros({1, 8}), Tensor(),
-                                                 spec, 1, 100.0, false),
+                                                 spec, 1, 100.0),
                        doctest::Contains("grad_avg_probs must be [num_codebooks, 2^codebook_dim] = [1, 16], got f32[1, 8]"),
                        ShapeError);
   ops::LfqSpec bad;

@@ -89,15 +89,17 @@ TEST_CASE("lfq cuda: entropy statistics and gradients match the CPU (both modes)
   struct Case {
     int c;
     int64_t H, T;
-    bool exact, rows;
+    ops::LfqEntropyMode mode;
+    bool rows;
     double beta;
   };
-  const Case cases[] = {{5, 2, 301, true, false, 1.0},  {10, 1, 257, true, true, 100.0},
-                        {5, 2, 301, false, false, 1.0}, {11, 1, 999, false, true, 100.0},
-                        {16, 1, 70001, false, false, 100.0}};
+  using Mode = ops::LfqEntropyMode;
+  const Case cases[] = {{5, 2, 301, Mode::exact, false, 1.0},       {10, 1, 257, Mode::exact, true, 100.0},
+                        {5, 2, 301, Mode::factorized, false, 1.0},  {11, 1, 999, Mode::factorized, true, 100.0},
+                        {16, 1, 70001, Mode::factorized, false, 100.0}, {7, 3, 500, Mode::unclamped, true, 3.0}};
   for (const Case& k : cases) {
     CAPTURE(k.c);
-    CAPTURE(k.exact);
+    CAPTURE(static_cast<int>(k.mode));
     ops::LfqSpec spec;
     spec.codebook_dim = k.c;
     spec.spherical = k.beta == 1.0;
@@ -109,9 +111,9 @@ TEST_CASE("lfq cuda: entropy statistics and gradients match the CPU (both modes)
       for (int64_t t = 0; t < k.T; t += 3) r.push_back(t);
       rows = Tensor::from_vector(r, {static_cast<int64_t>(r.size())});
     }
-    const ops::LfqEntropyStats c = ops::lfq_entropy_stats(u, rows, spec, k.H, k.beta, k.exact);
+    const ops::LfqEntropyStats c = ops::lfq_entropy_stats(u, rows, spec, k.H, k.beta, k.mode);
     const ops::LfqEntropyStats d = ops::lfq_entropy_stats(
-        u.to(dev), rows.defined() ? rows.to(dev) : rows, spec, k.H, k.beta, k.exact);
+        u.to(dev), rows.defined() ? rows.to(dev) : rows, spec, k.H, k.beta, k.mode);
     check_close(host(d.per_sample_entropy), host(c.per_sample_entropy), 1e-5, 1e-7);
     check_close(host(d.avg_probs), host(c.avg_probs), 1e-4, 1e-8);
     check_close(host(ops::lfq_batch_entropy(d.avg_probs)), host(ops::lfq_batch_entropy(c.avg_probs)),
@@ -121,10 +123,10 @@ TEST_CASE("lfq cuda: entropy statistics and gradients match the CPU (both modes)
     const Tensor Gd = ops::lfq_batch_entropy_backward(c.avg_probs.to(dev), gb.to(dev));
     check_close(host(Gd), host(Gc), 1e-5, 1e-7);
     const std::vector<float> duc =
-        host(ops::lfq_entropy_backward(u, rows, Gc, gps, spec, k.H, k.beta, k.exact));
+        host(ops::lfq_entropy_backward(u, rows, Gc, gps, spec, k.H, k.beta, k.mode));
     const std::vector<float> dud = host(ops::lfq_entropy_backward(
         u.to(dev), rows.defined() ? rows.to(dev) : rows, Gc.to(dev), gps.to(dev), spec, k.H,
-        k.beta, k.exact));
+        k.beta, k.mode));
     double scale = 0;
     for (float v : duc) scale = std::max(scale, static_cast<double>(std::fabs(v)));
     check_close(dud, duc, 1e-3, 1e-4 * scale);
