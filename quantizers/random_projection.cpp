@@ -82,7 +82,9 @@ QuantizerOutput RandomProjectionQuantizer::forward(const Variable& x_in, const T
   QuantizerOutput o = vq_->forward(x, vc);
   QuantizerOutput res;
   if (indices.defined()) res.loss = o.loss;
-  else res.indices = o.indices;
+  // One codebook: (b, n) as the reference (VectorQuantize with separate codebooks and
+  // one head returns a trailing axis of size 1 here).
+  else res.indices = (h == 1 && o.indices.dim() == 3) ? o.indices.squeeze(-1) : o.indices;
   return res;
 }
 
