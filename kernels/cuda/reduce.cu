@@ -17,6 +17,24 @@ namespace {
 using reduce_detail::Geometry;
 using reduce_detail::geometry;
 
+// Device scratch from the caching allocator, returned on every exit (exceptions
+// included). Stream-ordered reuse is safe: any later user of the block is queued on the
+// same per-device stream.
+struct Workspace {
+  size_t bytes;
+  Device dev;
+  void* p;
+  Workspace(size_t b, Device d) : bytes(b), dev(d), p(device_alloc(b, d)) {}
+  ~Workspace() {
+    try {
+      device_free(p, bytes, dev);
+    } catch (...) {  // destructors never throw; a failed free only leaks the block
+    }
+  }
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+};
+
 template <ReduceKind K>
 __device__ __forceinline__ double term(float x, double p, float c) {
   if constexpr (K == ReduceKind::sum) return x;
@@ -114,16 +132,14 @@ void launch_reduce(float* out, const float* x, int64_t outer, int64_t R, int64_t
     check_launch("reduce_kernel");
     return;
   }
-  const size_t ws = sizeof(double) * static_cast<size_t>(outer * nchunks * inner);
-  double* partial = static_cast<double*>(device_alloc(ws, cuda_device(device)));
+  Workspace ws(sizeof(double) * static_cast<size_t>(outer * nchunks * inner), cuda_device(device));
+  double* partial = static_cast<double*>(ws.p);
   reduce_kernel<K><<<grid, reduce_detail::kBlock, smem, st>>>(
       out, partial, x, g, R, inner, chunk, nchunks, s.p, s.center, s.scale, s.root);
   check_launch("reduce_kernel(partials)");
   reduce_partials_kernel<K><<<grid_for(outer * inner), 256, 0, st>>>(out, partial, outer, inner,
                                                                      nchunks, s.scale, s.root);
   check_launch("reduce_partials_kernel");
-  // Stream-ordered reuse: any later user of this block is queued on the same stream.
-  device_free(partial, ws, cuda_device(device));
 }
 
 // ---- max / min with indices ----
@@ -251,8 +267,8 @@ void max_forward(float* values, int64_t* indices, const float* x, int64_t outer,
 int64_t count_nonzero_forward(const void* x, DType dtype, int64_t n, int device) {
   if (n == 0) return 0;
   cudaStream_t st = stream(device);
-  const Device dev = cuda_device(device);
-  auto* total = static_cast<unsigned long long*>(device_alloc(sizeof(unsigned long long), dev));
+  Workspace ws(sizeof(unsigned long long), cuda_device(device));
+  auto* total = static_cast<unsigned long long*>(ws.p);
   check(cudaMemsetAsync(total, 0, sizeof(unsigned long long), st), "count_nonzero: memset");
   switch (dtype) {
     case DType::f32: launch_count<float>(total, x, n, st); break;
@@ -268,7 +284,6 @@ int64_t count_nonzero_forward(const void* x, DType dtype, int64_t n, int device)
   check(cudaMemcpyAsync(&host, total, sizeof(host), cudaMemcpyDeviceToHost, st),
         "count_nonzero: copy to host");
   check(cudaStreamSynchronize(st), "count_nonzero: synchronize");
-  device_free(total, sizeof(unsigned long long), dev);
   return static_cast<int64_t>(host);
 }
 
