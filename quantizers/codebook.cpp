@@ -269,7 +269,22 @@ CodebookResult Codebook::forward(const Variable& x, const CodebookCall& call) {
   const bool stochastic = is_training() && opts_.stochastic_sample_codes && temp > 0;
   const bool gumbel_st = is_training() && opts_.straight_through && temp > 0 && !call.topk;
   CodebookResult res;
-  if (call.need_similarities || stochastic || gumbel_st) res.sims = qf::similarity(flat, E, opts_.use_cosine_sim);
+  Variable TE;  // per-token codes (h, N, K, d) under a codebook transform
+  if (call.codebook_transform_fn) {
+    TE = call.codebook_transform_fn(E);
+    check<ShapeError>(TE.numel() == h * N * K * d, "Codebook: codebook_transform_fn returned ", shape_str(TE.shape()),
+                      ", expected ", shape_str({h, b, n, K, d}));
+    TE = ag::reshape(TE, {h, N, K, d});
+    Variable xf = ag::unsqueeze(flat, 2);
+    if (opts_.use_cosine_sim) {
+      TE = qf::l2norm(TE, 1e-6);
+      res.sims = ag::sum(ag::mul(xf, TE), {-1});
+    } else {  // -pairwise_distance: -|x - c + 1e-6|
+      res.sims = ag::neg(ag::sqrt(ag::sum(ag::pow(ag::add(ag::sub(xf, TE), 1e-6), 2.0), {-1})));
+    }
+  } else if (call.need_similarities || stochastic || gumbel_st) {
+    res.sims = qf::similarity(flat, E, opts_.use_cosine_sim);
+  }
 
   Tensor indices;
   if (stochastic) {
@@ -289,10 +304,21 @@ CodebookResult Codebook::forward(const Variable& x, const CodebookCall& call) {
   // scatter-adds into the codes when they are learnable.
   Tensor offsets = ops::mul(Tensor::arange(h, DType::i64, flat_t.device()), static_cast<double>(K));
   Tensor gidx = ops::add(indices, call.topk ? offsets.view({h, 1, 1}) : offsets.view({h, 1}));
-  Variable q = ag::index_select(ag::reshape(E, {h * K, d}), 0, gidx.reshape({-1}));
-  if (gumbel_st) {
-    Variable P = ag::softmax(ag::div(res.sims, temp), -1);
-    q = ag::add(ag::reshape(q, {h, N, d}), ag::matmul(ag::sub(P, P.detach()), E));
+  Variable q;
+  if (TE.defined()) {
+    const int64_t kk = call.topk ? *call.topk : 1;
+    Tensor gi = indices.reshape({h, N, kk, 1}).expand({h, N, kk, d}).contiguous();
+    q = ag::gather(TE, 2, gi);  // (h, N, kk, d)
+    if (gumbel_st) {
+      Variable P = ag::softmax(ag::div(res.sims, temp), -1);  // (h, N, K)
+      q = ag::add(ag::reshape(q, {h, N, d}), ag::sum(ag::mul(ag::unsqueeze(ag::sub(P, P.detach()), -1), TE), {2}));
+    }
+  } else {
+    q = ag::index_select(ag::reshape(E, {h * K, d}), 0, gidx.reshape({-1}));
+    if (gumbel_st) {
+      Variable P = ag::softmax(ag::div(res.sims, temp), -1);
+      q = ag::add(ag::reshape(q, {h, N, d}), ag::matmul(ag::sub(P, P.detach()), E));
+    }
   }
   Shape qshape = call.topk ? Shape{h, b, n, *call.topk, d} : Shape{h, b, n, d};
   res.quantized = ag::reshape(q, qshape);

@@ -8,6 +8,7 @@
 // and with affine_param codebook_mean, codebook_variance, *_needs_init, batch_mean,
 // batch_variance.
 #pragma once
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -53,6 +54,9 @@ struct CodebookCall {
   std::optional<int64_t> topk;
   bool update_usage = true;
   bool need_similarities = false;       // a loss consumes S
+  // Implicit neural codebook (QINCo, SPEC 2.3 step 8): maps the codes (h, K, d) to
+  // per-token codes (h, b, n, K, d); the search and the quantized rows then use them.
+  std::function<Variable(const Variable&)> codebook_transform_fn;
 };
 
 struct CodebookResult {

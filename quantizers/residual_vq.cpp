@@ -43,6 +43,12 @@ ResidualVQ::ResidualVQ(ResidualVQOptions o, std::shared_ptr<dist::Comm> comm, Ge
     std::shared_ptr<Codebook> shared = (opts_.shared_codebook && l > 0) ? layers_[0]->codebook_ptr() : nullptr;
     layers_.push_back(list->add(std::make_shared<VectorQuantize>(opts_.layer_options(l), shared, comm_, gen)));
   }
+  if (opts_.implicit_neural_codebook && q > 1) {
+    auto mlps = register_module("mlps", std::make_shared<NumberedModules>());
+    const bool l2 = layers_[0]->options().use_cosine_sim;
+    for (int64_t l = 1; l < q; ++l)
+      mlps_.push_back(mlps->add(std::make_shared<QincoMLP>(codebook_dim_, opts_.mlp_dim_hidden, opts_.mlp_depth, l2, gen)));
+  }
   beam_weights_ = opts_.beam_score_quantizer_weights;
   if (beam_weights_.empty()) beam_weights_.assign(static_cast<size_t>(q), 1.0);
 }
@@ -109,6 +115,11 @@ ResidualVQ::Pass ResidualVQ::run_layers(const Variable& x, const Tensor& mask, c
     vc.mask = mask;
     vc.sample_codebook_temp = c.sample_codebook_temp;
     vc.freeze_codebook = c.freeze_codebook;
+    if (!mlps_.empty() && l > 0) {
+      std::shared_ptr<QincoMLP> mlp = mlps_[static_cast<size_t>(l - 1)];
+      Variable cond = p.out;
+      vc.codebook_transform_fn = [mlp, cond](const Variable& E) { return mlp->forward(E, cond); };
+    }
     QuantizerOutput o = layers_[static_cast<size_t>(l)]->forward(r, vc);
     r = ag::sub(r, frac_gradient(o.quantized));
     p.out = p.out.defined() ? ag::add(p.out, o.quantized) : o.quantized;
@@ -209,6 +220,8 @@ QuantizerOutput ResidualVQ::cross_entropy(const Variable& x, const Tensor& mask,
   // advanced with the given codes (teacher forcing); quantized is the output decoded
   // from the given indices; loss is the sum over layers.
   const int64_t q = num_quantizers(), n = x.size(1);
+  check<ConfigError>(mlps_.empty(), "ResidualVQ: the cross-entropy mode (indices=) is not supported with "
+                                    "implicit_neural_codebook");
   Tensor idx = c.indices.to(x.device()).to(DType::i64);
   check<ShapeError>(idx.dim() >= 2 && idx.size(-1) == q && idx.numel() == b * n * q,
                     "ResidualVQ: indices must be (b, n, q) = ", shape_str({b, n, q}), ", got indices=",
@@ -268,16 +281,23 @@ Tensor ResidualVQ::get_codes_from_indices(const Tensor& indices_in) {
   Tensor idx = indices_in.to(dev).to(DType::i64).reshape({-1, qi});  // (M, q')
   const int64_t M = idx.size(0), d = codebook_dim_;
   std::vector<Tensor> per;
+  Tensor running = Tensor::zeros({M, d}, DType::f32, dev);  // QINCo condition: sum of decoded codes
   for (int64_t l = 0; l < q; ++l) {
-    if (l >= qi) {
-      per.push_back(Tensor::zeros({M, d}, DType::f32, dev));
-      continue;
-    }
-    Tensor il = idx.select(1, l).contiguous();
+    Tensor il = l < qi ? idx.select(1, l).contiguous() : Tensor::full({M}, -1.0, DType::i64, dev);
     Tensor dropped = ops::lt(il, 0.0);
     Tensor safe = ops::where(dropped, Tensor::zeros({}, DType::i64, dev), il);
     Tensor E = layers_[static_cast<size_t>(l)]->codebook_module().embed().select(0, 0);
-    Tensor codes = ops::index_select(E, 0, safe);
+    Tensor codes;
+    if (!mlps_.empty() && l > 0) {
+      // Layer by layer (SPEC 4.6): the MLP's per-token codes, conditioned on the running
+      // sum, which includes the dummy code 0 of dropped layers (a suffix: harmless).
+      Tensor TE = mlps_[static_cast<size_t>(l - 1)]->forward(Variable(E), Variable(running.unsqueeze(0))).value();
+      Tensor gi = safe.reshape({1, M, 1, 1}).expand({1, M, 1, d}).contiguous();
+      codes = ops::gather(TE, 2, gi).reshape({M, d});
+    } else {
+      codes = ops::index_select(E, 0, safe);
+    }
+    if (!mlps_.empty()) running = ops::add(running, codes);
     per.push_back(ops::where(dropped.unsqueeze(-1), Tensor::zeros({}, DType::f32, dev), codes));
   }
   Shape s{q};

@@ -4,9 +4,11 @@
 // codebook_dim != dim, a shared codebook, quantize dropout (quantizers/
 // quantize_dropout.h), beam search over the layer choices, gradient fraction into the
 // next residual, DiVeQ on the sum, the cross-entropy mode (indices given), and image /
-// video / channel-first layouts handled once at the residual level. State names follow
-// the reference: project_in.*, project_out.*, layers.{l}.<VectorQuantize keys> (a
-// shared codebook appears under every layer).
+// video / channel-first layouts handled once at the residual level, and implicit neural
+// codebooks (QINCo: layer l >= 1 searches codes transformed by an MLP conditioned on the
+// running sum). State names follow the reference: project_in.*, project_out.*,
+// layers.{l}.<VectorQuantize keys> (a shared codebook appears under every layer),
+// mlps.{i}.* (QINCo; MLP i serves layer i + 1).
 // https://arxiv.org/abs/2107.03312 (SoundStream, Algorithm 1)
 #pragma once
 #include <memory>
@@ -15,6 +17,7 @@
 
 #include "nn/layer.h"
 #include "quantizers/quantizer.h"
+#include "quantizers/residual_vq_mlp.h"
 #include "quantizers/residual_vq_options.h"
 #include "quantizers/vector_quantize.h"
 
@@ -68,6 +71,10 @@ class ResidualVQ : public Quantizer {
   // (q, K, d) codes of every layer (uniform sizes); ConfigError otherwise (use layer(l)).
   Tensor codebooks();
   VectorQuantize& layer(int64_t l) { return *layers_.at(static_cast<size_t>(l)); }
+  // QINCo: the MLP that transforms layer l's codes (nullptr for layer 0 or without QINCo).
+  QincoMLP* implicit_codebook_mlp(int64_t l) {
+    return (l >= 1 && l <= static_cast<int64_t>(mlps_.size())) ? mlps_[static_cast<size_t>(l - 1)].get() : nullptr;
+  }
   const ResidualVQOptions& options() const { return opts_; }
 
  private:
@@ -98,6 +105,7 @@ class ResidualVQ : public Quantizer {
   bool has_projection_;
   std::shared_ptr<nn::Layer> project_in_, project_out_;
   std::vector<std::shared_ptr<VectorQuantize>> layers_;
+  std::vector<std::shared_ptr<QincoMLP>> mlps_;  // QINCo: mlps_[i] serves layer i + 1
   std::vector<double> beam_weights_;
 };
 

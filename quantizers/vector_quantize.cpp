@@ -138,6 +138,7 @@ QuantizerOutput VectorQuantize::forward(const Variable& x_in, const VectorQuanti
   cc.accum_ema_update = c.accum_ema_update;
   cc.ema_update = c.topk ? std::optional<bool>(false) : c.ema_update;
   cc.topk = c.topk;
+  cc.codebook_transform_fn = c.codebook_transform_fn;
   const bool commit_active = o.commitment_weight > 0 && !o.directional_reparam;
   cc.need_similarities = c.indices.defined() ||
                          (is_training() && ((commit_active && o.commitment_use_cross_entropy_loss) ||

@@ -28,6 +28,8 @@ struct VectorQuantizeCall {
   Tensor ema_update_weight_tensor;  // per-code weights (K,) or (h, K)
   bool accum_ema_update = false;
   std::optional<bool> ema_update;
+  // Implicit neural codebook (ResidualVQ's QINCo): (h, K, d) codes -> (h, b, n, K, d).
+  std::function<Variable(const Variable&)> codebook_transform_fn;
 
   // Reads the reference's forward keyword arguments (return_loss_breakdown is
   // accepted: the breakdown is always returned). Unknown keys throw ConfigError.

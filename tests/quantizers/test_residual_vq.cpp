@@ -24,20 +24,24 @@ ResidualVQOptions rvq_opts(int64_t dim, int64_t q, int64_t K) {
 std::vector<int64_t> ints(const Tensor& t) { return t.to(DType::i64).contiguous().to_vector<int64_t>(); }
 }  // namespace
 
-TEST_CASE("residual_vq readme: round trip in train/eval x shared codebook x quant_grad_frac x cosine") {
-  for (bool cosine : {false, true}) {
+TEST_CASE("residual_vq readme: round trip in train/eval x shared codebook x quant_grad_frac x {QINCo, cosine}") {
+  // (implicit_neural_codebook, use_cosine_sim) in {(true, false), (false, true), (false, false)}
+  for (int variant = 0; variant < 3; ++variant) {
+    const bool qinco = variant == 0, cosine = variant == 1;
     for (bool train : {true, false}) {
       for (bool shared : {false, true}) {
         for (double frac : {0.0, 0.1}) {
           auto o = rvq_opts(32, 8, 128);
           o.vq.use_cosine_sim = cosine;
+          o.implicit_neural_codebook = qinco;
           o.shared_codebook = shared;
           o.quant_grad_frac = frac;
           ResidualVQ rvq(o);
           rvq.train(train);
           ResidualVQCall c;
-          c.freeze_codebook = train;  // the reference test: freeze_codebook = train and not QINCo
+          c.freeze_codebook = train && !qinco;  // as the reference test
           auto out = rvq.forward(Variable(test::randn({1, 256, 32}, 11)), c);
+          CAPTURE(qinco);
           CAPTURE(cosine);
           CAPTURE(train);
           CAPTURE(shared);
@@ -374,4 +378,67 @@ TEST_CASE("residual_vq: configuration and shape errors name the option") {
   c.tensors.clear();
   c.kwargs = {{"topk", 2}};
   CHECK_THROWS_WITH_AS(rvq->call(c), doctest::Contains("unknown option 'topk'"), ConfigError);
+}
+
+TEST_CASE("residual_vq QINCo: per-token codebooks from MLPs, state names, gradients") {
+  auto o = rvq_opts(6, 3, 16);
+  o.implicit_neural_codebook = true;
+  o.mlp_dim_hidden = 10;
+  o.mlp_depth = 2;
+  ResidualVQ rvq(o);
+  auto sd = rvq.state_dict();
+  CHECK(sd.at("mlps.0.proj_in.weight").shape() == Shape{6, 12});
+  CHECK(sd.at("mlps.1.layers.1.0.weight").shape() == Shape{10, 6});
+  CHECK(sd.at("mlps.1.layers.1.2.bias").shape() == Shape{6});
+  CHECK(sd.count("mlps.2.proj_in.weight") == 0);  // q - 1 MLPs
+  CHECK(rvq.layer(0).options().learnable_codebook.value());
+  CHECK_FALSE(rvq.layer(0).options().ema_update.value());
+  Variable x(test::randn({2, 5, 6}, 28), true);
+  auto out = rvq.forward(x);
+  // the layer-1 code of a token is the MLP's transform of the stored code, not the stored row
+  Tensor codes = rvq.get_codes_from_indices(out.indices);  // (3, 2, 5, 6)
+  Tensor stored = rvq.layer(1).codebook();
+  const int64_t i1 = out.indices.select(-1, 1).reshape({10}).to_vector<int64_t>()[0];
+  CHECK(max_abs_diff(codes.select(0, 1).reshape({10, 6}).select(0, 0), stored.select(0, i1)) > 1e-3);
+  // layer 1's code for token 0 = MLP_0(stored code i1 | condition = token 0's layer-0 code)
+  Tensor cond = codes.select(0, 0).reshape({10, 6}).select(0, 0).reshape({1, 1, 6});
+  Tensor te = rvq.implicit_codebook_mlp(1)->forward(Variable(stored), Variable(cond)).value();  // (1, 1, K, d)
+  CHECK(max_abs_diff(te.reshape({16, 6}).select(0, i1), codes.select(0, 1).reshape({10, 6}).select(0, 0)) < 1e-6);
+  CHECK(rvq.implicit_codebook_mlp(0) == nullptr);
+  CHECK(max_abs_diff(out.quantized.value(), rvq.get_output_from_indices(out.indices)) < 1e-5);
+  // the commitment loss trains the MLPs and the codebooks
+  ag::sum(out.loss).backward();
+  for (auto& p : rvq.named_parameters())
+    if (p.first.rfind("mlps.", 0) == 0 || p.first.find("_codebook.embed") != std::string::npos)
+      CHECK_MESSAGE(p.second.has_grad(), p.first);
+  CHECK_THROWS_WITH_AS(
+      [&] {
+        ResidualVQCall c;
+        c.indices = Tensor::zeros({2, 5, 3}, DType::i64);
+        rvq.forward(x, c);
+      }(),
+      doctest::Contains("not supported with implicit_neural_codebook"), ConfigError);
+}
+
+TEST_CASE("residual_vq QINCo MLP by hand: concat, proj_in, SiLU residual blocks, l2norm") {
+  for (bool l2 : {false, true}) {
+    QincoMLP mlp(3, 5, 1, l2);
+    auto sd = mlp.state_dict();
+    Tensor codes = test::randn({2, 4, 3}, 29), cond = test::randn({2, 3}, 30);  // h=2, K=4; b=2 (n=1)
+    Tensor y = mlp.forward(Variable(codes), Variable(cond)).value();
+    CHECK(y.shape() == Shape{2, 2, 1, 4, 3});
+    auto lin = [&](const Tensor& v, const std::string& name) {
+      return ops::add(ops::matmul(v, sd.at(name + ".weight").transpose(0, 1).contiguous()), sd.at(name + ".bias"));
+    };
+    for (int64_t hh = 0; hh < 2; ++hh)
+      for (int64_t bb = 0; bb < 2; ++bb) {
+        Tensor in = ops::cat({cond.select(0, bb).unsqueeze(0).expand({4, 3}).contiguous(), codes.select(0, hh)}, 1);
+        Tensor y0 = lin(in, "proj_in");
+        Tensor want = ops::add(y0, lin(ops::silu(lin(y0, "layers.0.0")), "layers.0.2"));
+        if (l2) want = ops::div(want, ops::sqrt(ops::sum(ops::mul(want, want), {-1}, true)));
+        CHECK(max_abs_diff(y.select(0, hh).select(0, bb).select(0, 0), want) < 1e-5);
+      }
+  }
+  CHECK_THROWS_WITH_AS(QincoMLP(3, std::nullopt, 1, false).forward(Variable(Tensor::zeros({4, 2})), Variable(Tensor::zeros({1, 3}))),
+                       doctest::Contains("expected codes (h, K, 3)"), ShapeError);
 }
