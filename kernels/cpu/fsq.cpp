@@ -28,13 +28,13 @@ constexpr int64_t kParallelMin = 1 << 15;
 // Per-dimension constants replicated over the E = rows * W elements of one chunk.
 struct Repl {
   int64_t E = 0;
-  std::vector<float> half_l, offset, shift, hw, lm1, ss, pre, post, rmax;
+  std::vector<float> half_l, offset, shift, hw, lm1, ss, pre, post, rmax, inv_hw;
 };
 
 Repl replicate(const FsqTables& t, int64_t H, int64_t rows, bool unit_post) {
   Repl r;
   r.E = rows * H * t.c;
-  for (auto* v : {&r.half_l, &r.offset, &r.shift, &r.hw, &r.lm1, &r.ss, &r.pre, &r.post, &r.rmax})
+  for (auto* v : {&r.half_l, &r.offset, &r.shift, &r.hw, &r.lm1, &r.ss, &r.pre, &r.post, &r.rmax, &r.inv_hw})
     v->resize(r.E);
   for (int64_t e = 0; e < r.E; ++e) {
     const int j = static_cast<int>(e % t.c);
@@ -47,11 +47,12 @@ Repl replicate(const FsqTables& t, int64_t H, int64_t rows, bool unit_post) {
     r.pre[e] = t.pre_div[j];
     r.post[e] = unit_post ? 1.f : t.post_mul[j];
     r.rmax[e] = t.r_max[j];
+    r.inv_hw[e] = t.inv_half_width[j];
   }
   return r;
 }
 
-template <bool kSym, bool kHard, bool kExact>
+template <bool kSym, bool kHard, bool kExact, bool kPre, bool kPow2>
 inline VQ_SQ_ALWAYS_INLINE void fwd_body(float* __restrict out, float* __restrict lev,
                            const float* __restrict z, int64_t n, const Repl& r) {
   const float* __restrict half_l = r.half_l.data();
@@ -63,17 +64,18 @@ inline VQ_SQ_ALWAYS_INLINE void fwd_body(float* __restrict out, float* __restric
   const float* __restrict pre = r.pre.data();
   const float* __restrict post = r.post.data();
   const float* __restrict rmax = r.rmax.data();
+  const float* __restrict inv_hw = r.inv_hw.data();
   for (int64_t e = 0; e < n; ++e) {
-    const FsqElemConst k{half_l[e], offset[e], shift[e], hw[e],    lm1[e],
-                         ss[e],     pre[e],    post[e],  -hw[e], rmax[e]};
+    const FsqElemConst k{half_l[e], offset[e], shift[e], hw[e],    lm1[e],  ss[e],
+                         pre[e],    post[e],   -hw[e],   rmax[e], inv_hw[e]};
     float l;
-    const float code = fsq_code<kSym, kHard, kExact>(z[e], k, &l);
+    const float code = fsq_code<kSym, kHard, kExact, kPre, kPow2>(z[e], k, &l);
     out[e] = mul_rn(code, k.post_mul);
     lev[e] = l;
   }
 }
 
-template <bool kSym, bool kHard, bool kExact>
+template <bool kSym, bool kHard, bool kExact, bool kPre, bool kPow2>
 inline VQ_SQ_ALWAYS_INLINE void bwd_body(float* __restrict dz, const float* __restrict g,
                            const float* __restrict z, int64_t n, const Repl& r) {
   const float* __restrict half_l = r.half_l.data();
@@ -84,24 +86,80 @@ inline VQ_SQ_ALWAYS_INLINE void bwd_body(float* __restrict dz, const float* __re
   const float* __restrict ss = r.ss.data();
   const float* __restrict pre = r.pre.data();
   const float* __restrict post = r.post.data();
+  const float* __restrict inv_hw = r.inv_hw.data();
   for (int64_t e = 0; e < n; ++e) {
-    const FsqElemConst k{half_l[e], offset[e], shift[e], hw[e], lm1[e],
-                         ss[e],     pre[e],    post[e],  0.f,   0.f};
-    dz[e] = fsq_grad<kSym, kHard, kExact>(g[e], z[e], k);
+    const FsqElemConst k{half_l[e], offset[e], shift[e], hw[e], lm1[e],   ss[e],
+                         pre[e],    post[e],   0.f,      0.f,   inv_hw[e]};
+    dz[e] = fsq_grad<kSym, kHard, kExact, kPre, kPow2>(g[e], z[e], k);
   }
 }
 
-// Calls f(sym, hard, exact) with std::integral_constant<bool> arguments.
+// Calls f(sym, hard, exact, pre, pow2) with std::integral_constant<bool> arguments
+// (pre: some pre_div != 1; pow2: every L // 2 a power of two, standard bound only).
 template <class F>
 void with_variant(const FsqTables& t, bool exact, const F& f) {
   using T = std::true_type;
   using N = std::false_type;
-  if (t.symmetric) {
-    if (t.hard_clamp) return exact ? f(T{}, T{}, T{}) : f(T{}, T{}, N{});
-    return exact ? f(T{}, N{}, T{}) : f(T{}, N{}, N{});
+  bool pre = false, pow2 = !t.symmetric;
+  for (int j = 0; j < t.c; ++j) {
+    pre = pre || t.pre_div[j] != 1.f;
+    const int hw = static_cast<int>(t.half_width[j]);
+    pow2 = pow2 && (hw & (hw - 1)) == 0;
   }
-  if (t.hard_clamp) return exact ? f(N{}, T{}, T{}) : f(N{}, T{}, N{});
-  return exact ? f(N{}, N{}, T{}) : f(N{}, N{}, N{});
+  auto with_pp = [&](auto S, auto H, auto X) {
+    if (pre) return pow2 ? f(S, H, X, T{}, T{}) : f(S, H, X, T{}, N{});
+    return pow2 ? f(S, H, X, N{}, T{}) : f(S, H, X, N{}, N{});
+  };
+  if (t.symmetric) {
+    if (t.hard_clamp) return exact ? with_pp(T{}, T{}, T{}) : with_pp(T{}, T{}, N{});
+    return exact ? with_pp(T{}, N{}, T{}) : with_pp(T{}, N{}, N{});
+  }
+  if (t.hard_clamp) return exact ? with_pp(N{}, T{}, T{}) : with_pp(N{}, T{}, N{});
+  return exact ? with_pp(N{}, N{}, T{}) : with_pp(N{}, N{}, N{});
+}
+
+// Runs f() for the chosen instruction set, or as is for the exact (libm) tanh.
+template <bool kExact, class F>
+void run_for(const F& f) {
+  if constexpr (kExact) f();
+  else sq_run(f);
+}
+
+// index[r] = sum_j level[r c + j] * basis_j for `rows` rows; C > 0 is the compile-time
+// code width (vectorizes across rows), C = 0 the generic loop.
+template <int C>
+inline VQ_SQ_ALWAYS_INLINE void row_indices(int64_t* __restrict idx, const float* __restrict lev,
+                                            const FsqTables& t, int64_t rows) {
+  if constexpr (C > 0) {
+    int64_t b[C];
+    for (int j = 0; j < C; ++j) b[j] = t.basis[j];
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t s = 0;
+      for (int j = 0; j < C; ++j) s += static_cast<int64_t>(lev[r * C + j]) * b[j];
+      idx[r] = s;
+    }
+  } else {
+    const int64_t c = t.c;
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t s = 0;
+      for (int64_t j = 0; j < c; ++j) s += static_cast<int64_t>(lev[r * c + j]) * t.basis[j];
+      idx[r] = s;
+    }
+  }
+}
+
+inline VQ_SQ_ALWAYS_INLINE void all_row_indices(int64_t* idx, const float* lev, const FsqTables& t,
+                                                int64_t rows) {
+  switch (t.c) {
+    case 1: return row_indices<1>(idx, lev, t, rows);
+    case 2: return row_indices<2>(idx, lev, t, rows);
+    case 3: return row_indices<3>(idx, lev, t, rows);
+    case 4: return row_indices<4>(idx, lev, t, rows);
+    case 5: return row_indices<5>(idx, lev, t, rows);
+    case 6: return row_indices<6>(idx, lev, t, rows);
+    case 8: return row_indices<8>(idx, lev, t, rows);
+    default: return row_indices<0>(idx, lev, t, rows);
+  }
 }
 
 int64_t rows_per_chunk(int64_t W) { return std::max<int64_t>(1, kChunkElems / W); }
@@ -141,6 +199,7 @@ FsqTables fsq_make_tables(const std::vector<int64_t>& levels, bool symmetric, bo
     const float ratio = t.offset[j] / t.half_l[j];
     t.shift[j] = hard_clamp ? ratio : static_cast<float>(std::atanh(static_cast<double>(ratio)));
     t.half_width[j] = static_cast<float>(L / 2);
+    t.inv_half_width[j] = 1.0f / t.half_width[j];
     t.lm1[j] = static_cast<float>(L - 1);
     t.sym_scale[j] = 2.0f / static_cast<float>(L - 1);
     t.pre_div[j] = pre_div.empty() ? 1.f : pre_div[j];
@@ -153,7 +212,7 @@ FsqTables fsq_make_tables(const std::vector<int64_t>& levels, bool symmetric, bo
     t.levels[j] = 1;
     t.basis[j] = 0;
     t.half_l[j] = t.offset[j] = t.shift[j] = t.lm1[j] = 0.f;
-    t.half_width[j] = t.sym_scale[j] = t.pre_div[j] = t.post_mul[j] = 1.f;
+    t.half_width[j] = t.inv_half_width[j] = t.sym_scale[j] = t.pre_div[j] = t.post_mul[j] = 1.f;
     t.r_max[j] = 0.f;
   }
   return t;
@@ -174,20 +233,14 @@ void fsq_forward(float* codes, int64_t* indices, const float* z, int64_t N, int6
     for (int64_t ci = 0; ci < nchunks; ++ci) {
       const int64_t r0 = ci * R, rows = std::min(R, N - r0);
       float* out = codes + r0 * W;
-      with_variant(t, exact, [&](auto S, auto Hc, auto X) {
-        sq_run([&]() VQ_SQ_ALWAYS_INLINE {
-          fwd_body<decltype(S)::value, decltype(Hc)::value, decltype(X)::value>(
-              out, lev.data(), z + r0 * W, rows * W, rep);
+      with_variant(t, exact, [&](auto S, auto Hc, auto X, auto P, auto P2) {
+        run_for<decltype(X)::value>([&]() VQ_SQ_ALWAYS_INLINE {
+          fwd_body<decltype(S)::value, decltype(Hc)::value, decltype(X)::value,
+                   decltype(P)::value, decltype(P2)::value>(out, lev.data(), z + r0 * W,
+                                                            rows * W, rep);
+          if (indices) all_row_indices(indices + r0 * H, lev.data(), t, rows * H);
         });
       });
-      if (indices) {
-        for (int64_t r = 0; r < rows * H; ++r) {
-          const float* lv = lev.data() + r * c;
-          int64_t idx = 0;
-          for (int64_t j = 0; j < c; ++j) idx += static_cast<int64_t>(lv[j]) * t.basis[j];
-          indices[r0 * H + r] = idx;
-        }
-      }
       if (noisy) {
         sq_run([&]() VQ_SQ_ALWAYS_INLINE {
           for (int64_t e = 0; e < rows * W; ++e) {
@@ -214,16 +267,17 @@ void fsq_backward(float* dz, const float* dcodes, const float* z, int64_t N, int
 #pragma omp parallel for schedule(static) if (N * W > kParallelMin)
   for (int64_t ci = 0; ci < nchunks; ++ci) {
     const int64_t r0 = ci * R, rows = std::min(R, N - r0);
-    with_variant(t, exact, [&](auto S, auto Hc, auto X) {
-      sq_run([&]() VQ_SQ_ALWAYS_INLINE {
-        bwd_body<decltype(S)::value, decltype(Hc)::value, decltype(X)::value>(
-            dz + r0 * W, dcodes + r0 * W, z + r0 * W, rows * W, rep);
+    with_variant(t, exact, [&](auto S, auto Hc, auto X, auto P, auto P2) {
+      run_for<decltype(X)::value>([&]() VQ_SQ_ALWAYS_INLINE {
+        bwd_body<decltype(S)::value, decltype(Hc)::value, decltype(X)::value,
+                 decltype(P)::value, decltype(P2)::value>(dz + r0 * W, dcodes + r0 * W,
+                                                          z + r0 * W, rows * W, rep);
       });
     });
     if (noisy) {
       // Zero the gradient where the noised code left [-1, 1] (the clamp's mask).
-      with_variant(t, exact, [&](auto S, auto Hc, auto X) {
-        sq_run([&]() VQ_SQ_ALWAYS_INLINE {
+      with_variant(t, exact, [&](auto S, auto Hc, auto X, auto, auto) {
+        run_for<decltype(X)::value>([&]() VQ_SQ_ALWAYS_INLINE {
           for (int64_t e = 0; e < rows * W; ++e) {
             const int64_t i = r0 * W + e;
             float level;

@@ -135,6 +135,7 @@ struct FsqTables {
   float offset[kFsqMaxDim];    // 0.5 for even L, else 0
   float shift[kFsqMaxDim];     // atanh(offset / half_l) (hard clamp: offset / half_l)
   float half_width[kFsqMaxDim];  // L // 2
+  float inv_half_width[kFsqMaxDim];  // 1 / (L // 2), exact when L // 2 is a power of two
   float lm1[kFsqMaxDim];       // L - 1
   float sym_scale[kFsqMaxDim]; // 2 / (L - 1)
   float pre_div[kFsqMaxDim];   // input divided by this first (1 = none; ResidualFSQ scales)
@@ -154,13 +155,13 @@ struct FsqNoise {
 
 // The constants for one element position (dimension j of the code).
 struct FsqElemConst {
-  float half_l, offset, shift, half_width, lm1, sym_scale, pre_div, post_mul, r_min, r_max;
+  float half_l, offset, shift, half_width, lm1, sym_scale, pre_div, post_mul, r_min, r_max, inv_hw;
 };
 
 VQ_HD FsqElemConst fsq_elem_const(const FsqTables& t, int j) {
   return FsqElemConst{t.half_l[j],   t.offset[j],    t.shift[j],   t.half_width[j],
                       t.lm1[j],      t.sym_scale[j], t.pre_div[j], t.post_mul[j],
-                      -t.half_width[j], t.r_max[j]};
+                      -t.half_width[j], t.r_max[j], t.inv_half_width[j]};
 }
 
 // Forward of one element, before noise and post_mul: the normalized code in [-1, 1]
@@ -169,9 +170,12 @@ VQ_HD FsqElemConst fsq_elem_const(const FsqTables& t, int j) {
 //  standard:  y = tanh(z + shift) * half_l - offset;  code = (y + (round(y) - y)) / (L//2)
 //  symmetric: b = (L-1) * (tanh(z) + 1) / 2 + 0.5;    code = 2/(L-1) * (b + (floor(b) - b)) - 1
 // hard clamp replaces tanh by clamp(., -1, 1).
-template <bool kSym, bool kHard, bool kExact>
+// Two flags only skip work without changing a bit: kPre = false when every pre_div is 1
+// (z / 1 == z); kPow2 = true when every L // 2 is a power of two, so that dividing by it
+// equals multiplying by its exact reciprocal. kPre = true, kPow2 = false is always valid.
+template <bool kSym, bool kHard, bool kExact, bool kPre = true, bool kPow2 = false>
 VQ_HD float fsq_code(float z, const FsqElemConst& k, float* level) {
-  const float zz = div_rn(z, k.pre_div);
+  const float zz = kPre ? div_rn(z, k.pre_div) : z;
   if constexpr (!kSym) {
     const float v = add_rn(zz, k.shift);
     float t;
@@ -187,7 +191,8 @@ VQ_HD float fsq_code(float z, const FsqElemConst& k, float* level) {
     float r = round_even(y);
     r = r < k.r_min ? k.r_min : (r > k.r_max ? k.r_max : r);
     *level = add_rn(r, k.half_width);
-    return div_rn(add_rn(y, sub_rn(r, y)), k.half_width);
+    const float st = add_rn(y, sub_rn(r, y));
+    return kPow2 ? mul_rn(st, k.inv_hw) : div_rn(st, k.half_width);
   } else {
     float t;
     if constexpr (kHard) {
@@ -195,7 +200,7 @@ VQ_HD float fsq_code(float z, const FsqElemConst& k, float* level) {
     } else {
       t = sq_tanh<kExact>(zz);
     }
-    const float b = add_rn(div_rn(mul_rn(k.lm1, add_rn(t, 1.f)), 2.f), 0.5f);
+    const float b = add_rn(mul_rn(mul_rn(k.lm1, add_rn(t, 1.f)), 0.5f), 0.5f);  // (.) / 2, exactly
     const float f = floor_f(b);
     *level = f;
     return sub_rn(mul_rn(k.sym_scale, add_rn(b, sub_rn(f, b))), 1.f);
@@ -218,9 +223,9 @@ VQ_HD float fsq_apply_noise(float code, const FsqNoise& nz, uint64_t i, bool* pa
 //  standard:  ((g * post / (L//2)) * half_l) * (1 - t^2) / pre      (t = tanh(z/pre + shift))
 //  symmetric: (((g * post * 2/(L-1)) / 2) * (L-1)) * (1 - t^2) / pre (t = tanh(z/pre))
 // hard clamp: the (1 - t^2) factor becomes [-1 <= v <= 1].
-template <bool kSym, bool kHard, bool kExact>
+template <bool kSym, bool kHard, bool kExact, bool kPre = true, bool kPow2 = false>
 VQ_HD float fsq_grad(float g, float z, const FsqElemConst& k) {
-  const float zz = div_rn(z, k.pre_div);
+  const float zz = kPre ? div_rn(z, k.pre_div) : z;
   const float v = kSym ? zz : add_rn(zz, k.shift);
   float dt;
   if constexpr (kHard) {
@@ -232,12 +237,12 @@ VQ_HD float fsq_grad(float g, float z, const FsqElemConst& k) {
   const float gp = mul_rn(g, k.post_mul);
   float gb;
   if constexpr (!kSym) {
-    gb = mul_rn(div_rn(gp, k.half_width), k.half_l);
+    gb = mul_rn(kPow2 ? mul_rn(gp, k.inv_hw) : div_rn(gp, k.half_width), k.half_l);
   } else {
-    gb = mul_rn(div_rn(mul_rn(gp, k.sym_scale), 2.f), k.lm1);
+    gb = mul_rn(mul_rn(mul_rn(gp, k.sym_scale), 0.5f), k.lm1);  // (.) / 2, exactly
   }
   const float dz = kHard ? (dt != 0.f ? gb : 0.f) : mul_rn(gb, dt);
-  return div_rn(dz, k.pre_div);
+  return kPre ? div_rn(dz, k.pre_div) : dz;
 }
 
 // Decode one level (integer in [0, L)) to its code, the reference's inverse map:

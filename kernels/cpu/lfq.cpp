@@ -22,6 +22,33 @@ constexpr int64_t kCommitBlockRows = 1024;
 
 bool is_plain(const LfqParams& p) { return !p.spherical && p.soft_clamp <= 0.f; }
 
+// indices[g] = sum_i [x[g c + i] > 0] 2^(c-1-i) for groups [0, G); C > 0 is the
+// compile-time width (vectorizes across groups), C = 0 the generic loop.
+template <int C>
+inline VQ_SQ_ALWAYS_INLINE void group_indices(int64_t* __restrict idx, const float* __restrict x,
+                                              int64_t G, int64_t c) {
+  const int64_t w = C > 0 ? C : c;
+  for (int64_t g = 0; g < G; ++g) {
+    int64_t v = 0;
+    for (int64_t i = 0; i < w; ++i) v |= static_cast<int64_t>(x[g * w + i] > 0.f) << (w - 1 - i);
+    idx[g] = v;
+  }
+}
+
+inline VQ_SQ_ALWAYS_INLINE void all_group_indices(int64_t* idx, const float* x, int64_t G, int64_t c) {
+  switch (c) {
+    case 4: return group_indices<4>(idx, x, G, c);
+    case 6: return group_indices<6>(idx, x, G, c);
+    case 8: return group_indices<8>(idx, x, G, c);
+    case 10: return group_indices<10>(idx, x, G, c);
+    case 12: return group_indices<12>(idx, x, G, c);
+    case 14: return group_indices<14>(idx, x, G, c);
+    case 16: return group_indices<16>(idx, x, G, c);
+    case 18: return group_indices<18>(idx, x, G, c);
+    default: return group_indices<0>(idx, x, G, c);
+  }
+}
+
 }  // namespace
 
 void lfq_forward(float* out, int64_t* indices, float* u_out, const float* x, const float* act,
@@ -50,14 +77,8 @@ void lfq_forward(float* out, int64_t* indices, float* u_out, const float* x, con
         }
       });
       if (u_out) std::copy(x + g0 * c, x + g1 * c, u_out + g0 * c);
-      if (indices) {
-        for (int64_t g = g0; g < g1; ++g) {
-          const float* xg = x + g * c;
-          int64_t idx = 0;
-          for (int64_t i = 0; i < c; ++i) idx = (idx << 1) | (xg[i] > 0.f ? 1 : 0);
-          indices[g] = idx;
-        }
-      }
+      if (indices)
+        sq_run([&]() VQ_SQ_ALWAYS_INLINE { all_group_indices(indices + g0, x + g0 * c, g1 - g0, c); });
     }
     return;
   }
@@ -110,30 +131,53 @@ void lfq_backward(float* dx, const float* g_out, const float* g_u, const float* 
   if (N <= 0 || W <= 0) return;
   const bool plain = is_plain(p);
   const bool commit = commit_coef != 0.f;
+  const float* go = (ste_to_u && g_out) ? g_out : nullptr;
+  if (plain && !commit) {  // dx = g_out + g_u: one flat vectorized pass
+    const int64_t n = N * W;
+    constexpr int64_t kBlock = 8192;
+    const int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t e0 = b * kBlock, e1 = std::min(n, e0 + kBlock);
+      float* __restrict d = dx;
+      sq_run([&]() VQ_SQ_ALWAYS_INLINE {
+        if (go && g_u) {
+          for (int64_t e = e0; e < e1; ++e) d[e] = add_rn(go[e], g_u[e]);
+        } else if (go) {
+          for (int64_t e = e0; e < e1; ++e) d[e] = go[e];
+        } else if (g_u) {
+          for (int64_t e = e0; e < e1; ++e) d[e] = add_rn(0.f, g_u[e]);
+        } else {
+          for (int64_t e = e0; e < e1; ++e) d[e] = 0.f;
+        }
+      });
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static) if (N * W > kParallelMin)
   for (int64_t r = 0; r < N; ++r) {
     const bool sel = commit && (!row_mask || row_mask[r]);
     sq_run([&]() VQ_SQ_ALWAYS_INLINE {
-    for (int64_t h = 0; h < H; ++h) {
-      const int64_t o = r * W + h * c;
-      float du[kLfqMaxBits], u[kLfqMaxBits], q[kLfqMaxBits];
-      for (int64_t i = 0; i < c; ++i) {
-        float v = 0.f;
-        if (ste_to_u && g_out) v = g_out[o + i];
-        if (g_u) v = add_rn(v, g_u[o + i]);
-        du[i] = v;
+      for (int64_t h = 0; h < H; ++h) {
+        const int64_t o = r * W + h * c;
+        float du[kLfqMaxBits], u[kLfqMaxBits], q[kLfqMaxBits];
+        for (int64_t i = 0; i < c; ++i) {
+          float v = 0.f;
+          if (go) v = go[o + i];
+          if (g_u) v = add_rn(v, g_u[o + i]);
+          du[i] = v;
+        }
+        if (sel) {
+          lfq_group_forward(q, u, x + o, nullptr, p, false);
+          for (int64_t i = 0; i < c; ++i)
+            du[i] = add_rn(du[i], mul_rn(commit_coef, mul_rn(2.f, sub_rn(u[i], q[i]))));
+        }
+        if (plain) {
+          for (int64_t i = 0; i < c; ++i) dx[o + i] = du[i];
+        } else {
+          lfq_group_backward(dx + o, du, x + o, p);
+        }
       }
-      if (sel) {
-        lfq_group_forward(q, u, x + o, nullptr, p, false);
-        for (int64_t i = 0; i < c; ++i)
-          du[i] = add_rn(du[i], mul_rn(commit_coef, mul_rn(2.f, sub_rn(u[i], q[i]))));
-      }
-      if (plain) {
-        for (int64_t i = 0; i < c; ++i) dx[o + i] = du[i];
-      } else {
-        lfq_group_backward(dx + o, du, x + o, p);
-      }
-    }
     });
   }
 }
