@@ -26,6 +26,7 @@ ResidualVQCall ResidualVQCall::from_json(const nlohmann::json& kw) {
 ResidualVQ::ResidualVQ(ResidualVQOptions o, std::shared_ptr<dist::Comm> comm, Generator& gen)
     : opts_(std::move(o)), comm_(comm ? std::move(comm) : dist::default_comm()), gen_(&gen) {
   opts_.validate();
+  if (opts_.diveq) opts_.quant_grad_frac = 1.0;  // SPEC 4.1 step 9: full gradient through the residuals
   const int64_t q = opts_.resolved_num_quantizers();
   codebook_dim_ = opts_.codebook_dim.value_or(opts_.dim);
   sizes_ = opts_.layer_codebook_sizes();

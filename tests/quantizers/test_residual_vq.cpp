@@ -121,6 +121,7 @@ TEST_CASE("residual_vq readme: DiVeQ per layer and on the sum") {
     ResidualVQ rvq(o);
     CHECK_FALSE(rvq.layer(0).options().ema_update.value());
     CHECK(rvq.layer(0).options().learnable_codebook.value());
+    CHECK(rvq.options().quant_grad_frac == 1.0);
     Variable x(test::randn({1, 64, 256}, 17), true);
     auto out = rvq.forward(x);
     CHECK(out.quantized.shape() == Shape{1, 64, 256});
@@ -441,4 +442,38 @@ TEST_CASE("residual_vq QINCo MLP by hand: concat, proj_in, SiLU residual blocks,
   }
   CHECK_THROWS_WITH_AS(QincoMLP(3, std::nullopt, 1, false).forward(Variable(Tensor::zeros({4, 2})), Variable(Tensor::zeros({1, 3}))),
                        doctest::Contains("expected codes (h, K, 3)"), ShapeError);
+}
+
+TEST_CASE("residual_vq: option combinations run through the registry (train + backward, then eval round trip)") {
+  const char* configs[] = {
+      R"({"dim": 16, "codebook_size": 32, "num_quantizers": 4, "quantize_dropout": true,
+          "quantize_dropout_multiple_of": 2, "threshold_ema_dead_code": 2.5})",
+      R"({"dim": 16, "codebook_size": [8, 16, 32], "codebook_dim": 8, "beam_size": 3,
+          "beam_update_all_layers": true})",
+      R"({"dim": 8, "codebook_size": 16, "num_quantizers": 3, "implicit_neural_codebook": true,
+          "mlp_kwargs": {"depth": 2}})",
+      R"({"dim": 8, "codebook_size": 16, "num_quantizers": 3, "shared_codebook": true, "kmeans_init": true,
+          "stochastic_sample_codes": true, "sample_codebook_temp": 0.5, "threshold_ema_dead_code": 1})",
+      R"({"dim": 8, "codebook_size": 16, "num_quantizers": 2, "accept_image_fmap": true, "use_cosine_sim": true})",
+      R"({"dim": 8, "codebook_size": 16, "num_quantizers": 2, "diveq": true, "quant_grad_frac": 0.5})"};
+  for (const char* cfg : configs) {
+    CAPTURE(cfg);
+    auto j = nlohmann::json::parse(cfg);
+    auto q = make_quantizer("ResidualVQ", j);
+    const bool image = j.value("accept_image_fmap", false);
+    const int64_t D = j.at("dim").get<int64_t>();
+    Tensor xt = image ? test::randn({2, D, 3, 4}, 90) : test::randn({2, 6, D}, 90);
+    QuantizerCall c;
+    c.x = Variable(xt, true);
+    c.kwargs = {{"rand_quantize_dropout_fixed_seed", 1234}};
+    auto out = q->call(c);
+    CHECK(out.quantized.shape() == xt.shape());
+    ag::add(ag::sum(out.quantized), ag::sum(out.loss)).backward();
+    REQUIRE(c.x.has_grad());
+    CHECK(test::all_finite(c.x.grad()));
+    CHECK(test::all_finite(out.loss.value()));
+    q->eval();
+    auto ev = q->call(QuantizerCall{Variable(xt), {}, nlohmann::json::object()});
+    CHECK(max_abs_diff(ev.quantized.value(), q->get_output_from_indices(ev.indices)) < 1e-5);
+  }
 }
