@@ -25,12 +25,13 @@ int terminal_width(int fd) {
 }
 
 Progress::Progress(std::ostream& os, int64_t total, bool tty, int64_t log_every,
-                   std::string aux_name)
+                   std::string aux_name, int columns)
     : os_(os),
       total_(std::max<int64_t>(total, 1)),
       tty_(tty),
       log_every_(log_every > 0 ? log_every : std::max<int64_t>(1, total_ / 10)),
-      aux_name_(std::move(aux_name)) {}
+      aux_name_(std::move(aux_name)),
+      columns_(columns) {}
 
 std::string Progress::clock(double s) {
   if (!(s >= 0) || !std::isfinite(s)) return "?";
@@ -67,7 +68,7 @@ void Progress::update(const StepRecord& r, double elapsed) {
   last_draw_ = elapsed;
   drawn_ = true;
   std::string s = status(r, elapsed);
-  const int width = terminal_width(STDOUT_FILENO);
+  const int width = columns_ > 0 ? columns_ : terminal_width(STDOUT_FILENO);
   const int bar = std::min(30, width - static_cast<int>(s.size()) - 4);
   std::string line;
   if (bar >= 10) {

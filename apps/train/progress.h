@@ -15,8 +15,10 @@ class Progress {
  public:
   // total: the number of steps; tty: redraw one line (else log lines); log_every: steps
   // between log lines (0: about 10 lines per run); aux_name: the quantizer loss's name
-  // ("commit", "entropy", "-" when the quantizer has none).
-  Progress(std::ostream& os, int64_t total, bool tty, int64_t log_every, std::string aux_name);
+  // ("commit", "entropy", "-" when the quantizer has none); columns: the bar line's
+  // width (0: the terminal's on stdout).
+  Progress(std::ostream& os, int64_t total, bool tty, int64_t log_every, std::string aux_name,
+           int columns = 0);
 
   // Reports step r; `elapsed` is the training time so far in seconds. The bar is
   // redrawn at most 10 times a second (and at the last step).
@@ -35,6 +37,7 @@ class Progress {
   bool tty_;
   int64_t log_every_;
   std::string aux_name_;
+  int columns_;
   double last_draw_ = -1;
   bool drawn_ = false;
 };
