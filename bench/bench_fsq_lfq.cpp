@@ -5,11 +5,15 @@
 //   GB_s        bytes read + written per second
 //   vs_memcpy   kernel time / time of a memcpy moving the same bytes (memcpy of
 //               bytes/2: it reads and writes them), median of 7, measured in this process
+//   cpu_vs_memcpy  the same ratio of the calling thread's CPU times (with
+//               OMP_NUM_THREADS=1 the dependable figure on a shared machine)
 // Sizes: 2^24 input floats (64 MiB, far beyond the caches), levels [8, 5, 5, 5] for FSQ,
 // 16 bits x 1 codebook for LFQ. Entropy: T tokens of 16 bits (T = 2048 = the README's
 // (1, 16, 32, 32) image and T = 16384), inv_temperature 100.
 // Run: OMP_NUM_THREADS=2 bench_fsq_lfq --benchmark_min_time=0.5
 #include <benchmark/benchmark.h>
+
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -46,45 +50,58 @@ std::vector<float>& scratch(int which) {
   return bufs[which];
 }
 
-double memcpy_seconds(size_t bytes) {
+double thread_cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+// Median of 7 memcpy runs of `bytes`: wall seconds, and the thread's CPU seconds in *cpu.
+double memcpy_seconds(size_t bytes, double* cpu) {
   static std::vector<char> src, dst;
   if (src.size() < bytes) {
     src.assign(bytes, 1);
     dst.assign(bytes, 0);
   }
-  std::vector<double> t;
+  std::vector<double> t, c;
   std::memcpy(dst.data(), src.data(), bytes);
   for (int i = 0; i < 7; ++i) {
     const auto t0 = Clock::now();
+    const double c0 = thread_cpu_seconds();
     std::memcpy(dst.data(), src.data(), bytes);
+    c.push_back(thread_cpu_seconds() - c0);
     t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
   }
   std::sort(t.begin(), t.end());
+  std::sort(c.begin(), c.end());
+  *cpu = c[3];
   return t[3];
 }
 
 // Counters for a kernel that reads/writes `traffic` bytes per iteration over kElems.
-void report(benchmark::State& st, double traffic) {
+void finish(benchmark::State& st, double wall_per_iter, double cpu_per_iter, double traffic) {
   const double it = static_cast<double>(st.iterations());
   st.counters["Gelem_s"] = benchmark::Counter(it * kElems * 1e-9, benchmark::Counter::kIsRate);
   st.counters["GB_s"] = benchmark::Counter(it * traffic * 1e-9, benchmark::Counter::kIsRate);
-  st.counters["memcpy_ms"] = memcpy_seconds(static_cast<size_t>(traffic / 2)) * 1e3;
-}
-
-void finish(benchmark::State& st, double seconds_per_iter, double traffic) {
-  report(st, traffic);
-  st.counters["vs_memcpy"] = seconds_per_iter / (st.counters["memcpy_ms"].value * 1e-3);
+  double mcpu = 0;
+  const double mwall = memcpy_seconds(static_cast<size_t>(traffic / 2), &mcpu);
+  st.counters["memcpy_ms"] = mwall * 1e3;
+  st.counters["vs_memcpy"] = wall_per_iter / mwall;
+  st.counters["cpu_vs_memcpy"] = cpu_per_iter / mcpu;
 }
 
 template <typename F>
 void timed(benchmark::State& st, F f, double traffic) {
-  double total = 0;
+  double wall = 0, cpu = 0;
   for (auto _ : st) {
     const auto t0 = Clock::now();
+    const double c0 = thread_cpu_seconds();
     f();
-    total += std::chrono::duration<double>(Clock::now() - t0).count();
+    cpu += thread_cpu_seconds() - c0;
+    wall += std::chrono::duration<double>(Clock::now() - t0).count();
   }
-  finish(st, total / static_cast<double>(st.iterations()), traffic);
+  const double n = static_cast<double>(st.iterations());
+  finish(st, wall / n, cpu / n, traffic);
 }
 
 const vq::cpu::FsqTables& fsq_tables(bool symmetric) {
@@ -160,7 +177,8 @@ void BM_lfq_forward_backward(benchmark::State& st) {
           vq::cpu::lfq_forward(out, idx.data(), nullptr, x, nullptr, N, 1, lfq_params(sph), true);
           vq::cpu::lfq_backward(dx, g, nullptr, x, 0.f, nullptr, N, 1, lfq_params(sph), true);
         },
-        kElems * 20.0 + N * 8.0);
+        // forward: x in, codes out; backward: g in, dx out (+ x in when spherical)
+        kElems * (sph ? 20.0 : 16.0) + N * 8.0);
 }
 
 // Entropy terms, forward + backward, 16 bits; arg 0 = T, arg 1 = exact.
