@@ -14,8 +14,8 @@ GroupedResidualVQOptions GroupedResidualVQOptions::from_json(const nlohmann::jso
   check<ConfigError>(j.is_object(), "GroupedResidualVQ: config must be a JSON object, got ", j.dump());
   nlohmann::json rest = j;
   if (rest.contains("groups")) {
-    check<ConfigError>(rest.at("groups").is_number_integer(), "GroupedResidualVQ: option 'groups' has the wrong type: ",
-                       rest.at("groups").dump());
+    check<ConfigError>(rest.at("groups").is_number_integer(),
+                       "GroupedResidualVQ: option 'groups' has the wrong type: ", rest.at("groups").dump());
     o.groups = rest.at("groups").get<int64_t>();
     rest.erase("groups");
   }
@@ -48,13 +48,14 @@ QuantizerOutput GroupedResidualVQ::forward(const Variable& x, const ResidualVQCa
   const int64_t g = groups(), D = opts_.rvq.dim;
   check<ShapeError>(x.dim() >= 2, "GroupedResidualVQ: x must have rank >= 2, got x=", shape_str(x.shape()));
   const int64_t ax = split_dim(x.dim());
-  check<ShapeError>(x.size(ax) == D, "GroupedResidualVQ: x must have dim=", D, " features on axis ", ax, ", got x=",
-                    shape_str(x.shape()));
+  check<ShapeError>(x.size(ax) == D, "GroupedResidualVQ: x must have dim=", D, " features on axis ", ax,
+                    ", got x=", shape_str(x.shape()));
   std::vector<Variable> chunks = ag::chunk(x, g, ax);
 
   ResidualVQCall gc = c;
   const int64_t q = rvqs_[0]->num_quantizers();
-  if (is_training() && !c.indices.defined() && opts_.rvq.quantize_dropout.active(q) && !c.rand_quantize_dropout_fixed_seed)
+  if (is_training() && !c.indices.defined() && opts_.rvq.quantize_dropout.active(q) &&
+      !c.rand_quantize_dropout_fixed_seed)
     gc.rand_quantize_dropout_fixed_seed = draw_quantize_dropout_seed(*gen_, *comm_);
   if (c.indices.defined())
     check<ShapeError>(c.indices.dim() >= 1 && c.indices.size(0) == g, "GroupedResidualVQ: indices must have a leading ",
@@ -93,24 +94,30 @@ QuantizerOutput GroupedResidualVQ::call(const QuantizerCall& c) {
     throw ConfigError(std::string("GroupedResidualVQ: ") + e.what());
   }
   for (const auto& kv : c.tensors) {
-    if (kv.first == "mask") rc.mask = kv.second;
-    else if (kv.first == "indices") rc.indices = kv.second;
-    else throw ConfigError("GroupedResidualVQ: unknown input tensor '" + kv.first + "'");
+    if (kv.first == "mask")
+      rc.mask = kv.second;
+    else if (kv.first == "indices")
+      rc.indices = kv.second;
+    else
+      throw ConfigError("GroupedResidualVQ: unknown input tensor '" + kv.first + "'");
   }
   return forward(c.x, rc);
 }
 
 Tensor GroupedResidualVQ::get_codes_from_indices(const Tensor& indices) {
-  check<ShapeError>(indices.dim() >= 3 && indices.size(0) == groups(), "GroupedResidualVQ: indices must be (groups=",
-                    groups(), ", b, ..., q), got ", shape_str(indices.shape()));
+  check<ShapeError>(indices.dim() >= 3 && indices.size(0) == groups(),
+                    "GroupedResidualVQ: indices must be (groups=", groups(), ", b, ..., q), got ",
+                    shape_str(indices.shape()));
   std::vector<Tensor> per;
-  for (int64_t i = 0; i < groups(); ++i) per.push_back(rvqs_[static_cast<size_t>(i)]->get_codes_from_indices(indices.select(0, i)));
+  for (int64_t i = 0; i < groups(); ++i)
+    per.push_back(rvqs_[static_cast<size_t>(i)]->get_codes_from_indices(indices.select(0, i)));
   return ops::stack(per, 0);
 }
 
 Tensor GroupedResidualVQ::get_output_from_indices(const Tensor& indices) {
-  check<ShapeError>(indices.dim() >= 3 && indices.size(0) == groups(), "GroupedResidualVQ: indices must be (groups=",
-                    groups(), ", b, ..., q), got ", shape_str(indices.shape()));
+  check<ShapeError>(indices.dim() >= 3 && indices.size(0) == groups(),
+                    "GroupedResidualVQ: indices must be (groups=", groups(), ", b, ..., q), got ",
+                    shape_str(indices.shape()));
   std::vector<Tensor> per;
   for (int64_t i = 0; i < groups(); ++i)
     per.push_back(rvqs_[static_cast<size_t>(i)]->get_output_from_indices(indices.select(0, i)));

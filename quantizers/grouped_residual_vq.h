@@ -12,8 +12,8 @@
 namespace vq {
 
 struct GroupedResidualVQOptions {
-  int64_t groups = 1;      // dim % groups == 0
-  ResidualVQOptions rvq;   // rvq.dim is the full width D; each group gets D / groups
+  int64_t groups = 1;     // dim % groups == 0
+  ResidualVQOptions rvq;  // rvq.dim is the full width D; each group gets D / groups
 
   // Reads the reference's keyword arguments: dim, groups, accept_image_fmap and every
   // ResidualVQ option. Unknown keys throw ConfigError.

@@ -71,8 +71,8 @@ uint32_t PyRandom::getrandbits(int k) {
 // getrandbits(n.bit_length()) until the value is below n.
 int64_t PyRandom::randrange(int64_t start, int64_t stop) {
   const int64_t n = stop - start;
-  check<ConfigError>(n >= 1 && n <= (int64_t(1) << 32), "PyRandom: empty or too wide range for randrange(", start,
-                     ", ", stop, ")");
+  check<ConfigError>(n >= 1 && n <= (int64_t(1) << 32), "PyRandom: empty or too wide range for randrange(", start, ", ",
+                     stop, ")");
   int k = 0;
   while ((n >> k) != 0) ++k;
   uint64_t r = getrandbits(k);

@@ -24,8 +24,8 @@ namespace vq {
 class PyRandom {
  public:
   explicit PyRandom(uint64_t seed);
-  uint32_t next_u32();                           // genrand_uint32
-  uint32_t getrandbits(int k);                   // 0 <= k <= 32
+  uint32_t next_u32();                             // genrand_uint32
+  uint32_t getrandbits(int k);                     // 0 <= k <= 32
   int64_t randrange(int64_t start, int64_t stop);  // stop - start in [1, 2^32]; else ConfigError
 
  private:

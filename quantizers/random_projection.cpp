@@ -57,13 +57,16 @@ RandomProjectionQuantizer::RandomProjectionQuantizer(RandomProjectionQuantizerOp
                                                      std::shared_ptr<dist::Comm> comm, Generator& gen)
     : opts_(std::move(o)) {
   const int64_t D = opts_.dim, h = opts_.num_codebooks, cd = opts_.codebook_dim;
-  check<ConfigError>(D > 0 && cd > 0 && h > 0 && opts_.codebook_size > 0,
-                     "RandomProjectionQuantizer: dim, codebook_size, codebook_dim and num_codebooks must be positive, got ",
-                     D, ", ", opts_.codebook_size, ", ", cd, ", ", h);
+  check<ConfigError>(
+      D > 0 && cd > 0 && h > 0 && opts_.codebook_size > 0,
+      "RandomProjectionQuantizer: dim, codebook_size, codebook_dim and num_codebooks must be positive, got ", D, ", ",
+      opts_.codebook_size, ", ", cd, ", ", h);
   // xavier_normal_ on (h, dim, cd): fan_in = dim * cd, fan_out = h * cd.
   const double std = std::sqrt(2.0 / static_cast<double>(D * cd + h * cd));
-  rand_projs_ = register_buffer("rand_projs", Tensor::randn({h, D, cd}, gen, cpu_device(), 0.f, static_cast<float>(std)));
-  if (opts_.norm) norm_ = register_module("norm", std::shared_ptr<nn::Layer>(std::make_shared<nn::LayerNorm>(Shape{D}, 1e-5, false)));
+  rand_projs_ =
+      register_buffer("rand_projs", Tensor::randn({h, D, cd}, gen, cpu_device(), 0.f, static_cast<float>(std)));
+  if (opts_.norm)
+    norm_ = register_module("norm", std::shared_ptr<nn::Layer>(std::make_shared<nn::LayerNorm>(Shape{D}, 1e-5, false)));
   vq_ = register_module("vq", std::make_shared<VectorQuantize>(opts_.inner_options(), comm, gen));
 }
 
@@ -84,7 +87,8 @@ QuantizerOutput RandomProjectionQuantizer::forward(const Variable& x_in, const T
   if (indices.defined()) res.loss = o.loss;
   // One codebook: (b, n) as the reference (VectorQuantize with separate codebooks and
   // one head returns a trailing axis of size 1 here).
-  else res.indices = (h == 1 && o.indices.dim() == 3) ? o.indices.squeeze(-1) : o.indices;
+  else
+    res.indices = (h == 1 && o.indices.dim() == 3) ? o.indices.squeeze(-1) : o.indices;
   return res;
 }
 
@@ -93,8 +97,10 @@ QuantizerOutput RandomProjectionQuantizer::call(const QuantizerCall& c) {
                      c.kwargs.dump());
   Tensor indices;
   for (const auto& kv : c.tensors) {
-    if (kv.first == "indices") indices = kv.second;
-    else throw ConfigError("RandomProjectionQuantizer: unknown input tensor '" + kv.first + "'");
+    if (kv.first == "indices")
+      indices = kv.second;
+    else
+      throw ConfigError("RandomProjectionQuantizer: unknown input tensor '" + kv.first + "'");
   }
   return forward(c.x, indices);
 }

@@ -34,8 +34,8 @@ ResidualVQ::ResidualVQ(ResidualVQOptions o, std::shared_ptr<dist::Comm> comm, Ge
   for (int64_t k : sizes_) uniform_ = uniform_ && k == sizes_[0];
   has_projection_ = codebook_dim_ != opts_.dim;
   if (has_projection_) {
-    project_in_ = register_module("project_in",
-                                  std::shared_ptr<nn::Layer>(std::make_shared<nn::Linear>(opts_.dim, codebook_dim_, true, gen)));
+    project_in_ = register_module(
+        "project_in", std::shared_ptr<nn::Layer>(std::make_shared<nn::Linear>(opts_.dim, codebook_dim_, true, gen)));
     project_out_ = register_module(
         "project_out", std::shared_ptr<nn::Layer>(std::make_shared<nn::Linear>(codebook_dim_, opts_.dim, true, gen)));
   }
@@ -48,7 +48,8 @@ ResidualVQ::ResidualVQ(ResidualVQOptions o, std::shared_ptr<dist::Comm> comm, Ge
     auto mlps = register_module("mlps", std::make_shared<NumberedModules>());
     const bool l2 = layers_[0]->options().use_cosine_sim;
     for (int64_t l = 1; l < q; ++l)
-      mlps_.push_back(mlps->add(std::make_shared<QincoMLP>(codebook_dim_, opts_.mlp_dim_hidden, opts_.mlp_depth, l2, gen)));
+      mlps_.push_back(
+          mlps->add(std::make_shared<QincoMLP>(codebook_dim_, opts_.mlp_dim_hidden, opts_.mlp_depth, l2, gen)));
   }
   beam_weights_ = opts_.beam_score_quantizer_weights;
   if (beam_weights_.empty()) beam_weights_.assign(static_cast<size_t>(q), 1.0);
@@ -73,7 +74,8 @@ Variable ResidualVQ::to_seq(const Variable& x_in, Shape& spatial) const {
   } else if (x.dim() == 2) {
     x = ag::unsqueeze(x, 1);
   } else if (!opts_.channel_last) {
-    check<ShapeError>(x.dim() == 3, "ResidualVQ: channel_last=false expects x (b, dim, n), got x=", shape_str(x.shape()));
+    check<ShapeError>(x.dim() == 3,
+                      "ResidualVQ: channel_last=false expects x (b, dim, n), got x=", shape_str(x.shape()));
     x = ag::transpose(x, 1, 2);
   }
   check<ShapeError>(x.dim() == 3 && x.size(-1) == opts_.dim, "ResidualVQ: input feature dim must equal dim=", opts_.dim,
@@ -156,14 +158,15 @@ QuantizerOutput ResidualVQ::forward(const Variable& x_in, const ResidualVQCall& 
   Tensor mask = c.mask;
   if (mask.defined()) {
     check<ConfigError>(!single && spatial.empty(), "ResidualVQ: mask is not allowed for single tokens or feature maps");
-    check<ShapeError>(mask.shape() == Shape{b, n}, "ResidualVQ: mask must be (b, n) = ", shape_str({b, n}), ", got mask=",
-                      shape_str(mask.shape()));
+    check<ShapeError>(mask.shape() == Shape{b, n}, "ResidualVQ: mask must be (b, n) = ", shape_str({b, n}),
+                      ", got mask=", shape_str(mask.shape()));
     mask = mask.to(x.device()).to(DType::boolean);
   }
   if (c.indices.defined()) return cross_entropy(x, mask, spatial, b, c);
 
   Variable xp = has_projection_ ? project_in_->forward(x) : x;
-  const std::optional<int64_t> beam_opt = c.beam_size ? c.beam_size : (is_training() ? opts_.beam_size : opts_.eval_beam_size);
+  const std::optional<int64_t> beam_opt =
+      c.beam_size ? c.beam_size : (is_training() ? opts_.beam_size : opts_.eval_beam_size);
   const int64_t beam = beam_opt.value_or(1);
   check<ConfigError>(beam >= 1, "ResidualVQ: beam_size must be >= 1, got ", beam);
   std::optional<int64_t> last;
@@ -185,7 +188,8 @@ QuantizerOutput ResidualVQ::forward(const Variable& x_in, const ResidualVQCall& 
   Tensor idx = ops::stack(p.indices, -1);  // (b, n, q)
   if (mask.defined()) {
     Tensor keep = mask.unsqueeze(-1).expand(out.shape()).contiguous();
-    Variable fill = opts_.return_zeros_for_masked_padding ? Variable(Tensor::zeros(out.shape(), DType::f32, out.device())) : x;
+    Variable fill =
+        opts_.return_zeros_for_masked_padding ? Variable(Tensor::zeros(out.shape(), DType::f32, out.device())) : x;
     out = ag::where(keep, out, fill);
     idx = ops::where(mask.unsqueeze(-1), idx, Tensor::full({}, -1.0, DType::i64, idx.device()));
   }
@@ -195,7 +199,8 @@ QuantizerOutput ResidualVQ::forward(const Variable& x_in, const ResidualVQCall& 
   if (c.return_all_codes) {
     NoGradGuard ng;
     Tensor codes = get_codes_from_indices(idx);  // (q, b, n, d)
-    if (single) codes = codes.squeeze(2);
+    if (single)
+      codes = codes.squeeze(2);
     else if (!spatial.empty()) {
       Shape s{q, b};
       s.insert(s.end(), spatial.begin(), spatial.end());
@@ -221,12 +226,13 @@ QuantizerOutput ResidualVQ::cross_entropy(const Variable& x, const Tensor& mask,
   // advanced with the given codes (teacher forcing); quantized is the output decoded
   // from the given indices; loss is the sum over layers.
   const int64_t q = num_quantizers(), n = x.size(1);
-  check<ConfigError>(mlps_.empty(), "ResidualVQ: the cross-entropy mode (indices=) is not supported with "
-                                    "implicit_neural_codebook");
+  check<ConfigError>(mlps_.empty(),
+                     "ResidualVQ: the cross-entropy mode (indices=) is not supported with "
+                     "implicit_neural_codebook");
   Tensor idx = c.indices.to(x.device()).to(DType::i64);
   check<ShapeError>(idx.dim() >= 2 && idx.size(-1) == q && idx.numel() == b * n * q,
-                    "ResidualVQ: indices must be (b, n, q) = ", shape_str({b, n, q}), ", got indices=",
-                    shape_str(c.indices.shape()));
+                    "ResidualVQ: indices must be (b, n, q) = ", shape_str({b, n, q}),
+                    ", got indices=", shape_str(c.indices.shape()));
   idx = idx.reshape({b, n, q});
   check<ConfigError>(!ops::any(ops::lt(idx, 0.0)),
                      "ResidualVQ: some of the residual vq indices were dropped out (-1); use indices from eval mode to "
@@ -242,9 +248,9 @@ QuantizerOutput ResidualVQ::cross_entropy(const Variable& x, const Tensor& mask,
     vc.indices = mask.defined() ? ops::where(mask, il, Tensor::full({}, -1.0, DType::i64, il.device())) : il;
     QuantizerOutput o = layers_[static_cast<size_t>(l)]->forward(r, vc);
     total = total.defined() ? ag::add(total, o.loss) : o.loss;
-    Tensor codes = ops::index_select(layers_[static_cast<size_t>(l)]->codebook_module().embed().select(0, 0), 0,
-                                     il.reshape({-1}))
-                       .reshape({b, n, codebook_dim_});
+    Tensor codes =
+        ops::index_select(layers_[static_cast<size_t>(l)]->codebook_module().embed().select(0, 0), 0, il.reshape({-1}))
+            .reshape({b, n, codebook_dim_});
     r = ag::sub(r, Variable(codes));
     out = out.defined() ? ag::add(out, Variable(codes)) : Variable(codes);
   }
@@ -262,9 +268,12 @@ QuantizerOutput ResidualVQ::cross_entropy(const Variable& x, const Tensor& mask,
 QuantizerOutput ResidualVQ::call(const QuantizerCall& c) {
   ResidualVQCall rc = ResidualVQCall::from_json(c.kwargs);
   for (const auto& kv : c.tensors) {
-    if (kv.first == "mask") rc.mask = kv.second;
-    else if (kv.first == "indices") rc.indices = kv.second;
-    else throw ConfigError("ResidualVQ: unknown input tensor '" + kv.first + "'");
+    if (kv.first == "mask")
+      rc.mask = kv.second;
+    else if (kv.first == "indices")
+      rc.indices = kv.second;
+    else
+      throw ConfigError("ResidualVQ: unknown input tensor '" + kv.first + "'");
   }
   return forward(c.x, rc);
 }
@@ -272,7 +281,8 @@ QuantizerOutput ResidualVQ::call(const QuantizerCall& c) {
 Tensor ResidualVQ::get_codes_from_indices(const Tensor& indices_in) {
   NoGradGuard ng;
   const int64_t q = num_quantizers();
-  check<ShapeError>(indices_in.dim() >= 2, "ResidualVQ: indices must be (b, ..., q), got ", shape_str(indices_in.shape()));
+  check<ShapeError>(indices_in.dim() >= 2, "ResidualVQ: indices must be (b, ..., q), got ",
+                    shape_str(indices_in.shape()));
   const int64_t qi = indices_in.size(-1);
   check<ShapeError>(qi <= q, "ResidualVQ: indices have ", qi, " quantizers but the module has num_quantizers=", q);
   check<ConfigError>(qi == q || opts_.quantize_dropout.active(q),

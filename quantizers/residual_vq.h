@@ -80,13 +80,13 @@ class ResidualVQ : public Quantizer {
  private:
   // State of a residual pass over (b, n, d) sequences.
   struct Pass {
-    Variable out;                    // running sum of layer outputs (b, n, d)
-    std::vector<Tensor> indices;     // per layer (b, n)
-    std::vector<Variable> losses;    // per layer: scalar
-    std::vector<Tensor> residuals;   // per processed layer: its input (b, n, d), for expiry
+    Variable out;                   // running sum of layer outputs (b, n, d)
+    std::vector<Tensor> indices;    // per layer (b, n)
+    std::vector<Variable> losses;   // per layer: scalar
+    std::vector<Tensor> residuals;  // per processed layer: its input (b, n, d), for expiry
   };
   Variable frac_gradient(const Variable& q) const;
-  Variable to_seq(const Variable& x, Shape& spatial) const;      // input layout -> (b, n, D)
+  Variable to_seq(const Variable& x, Shape& spatial) const;  // input layout -> (b, n, D)
   Variable from_seq(const Variable& q, const Shape& spatial, int64_t b) const;
   Tensor from_seq_indices(const Tensor& idx, const Shape& spatial) const;
   Pass run_layers(const Variable& x, const Tensor& mask, const ResidualVQCall& c, std::optional<int64_t> last);

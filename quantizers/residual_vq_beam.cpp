@@ -50,11 +50,11 @@ ResidualVQ::Pass ResidualVQ::run_beam(const Variable& x, const Tensor& mask, con
   const int64_t b = x.size(0), n = x.size(1), d = codebook_dim_, q = num_quantizers();
   const Device dev = x.device();
   Tensor scores = Tensor::zeros({b, n, 1}, DType::f32, dev);
-  Variable r = ag::unsqueeze(x, 2);                                  // (b, n, j, d)
-  Variable out(Tensor::zeros({b, n, 1, d}, DType::f32, dev));        // (b, n, j, d)
-  std::vector<Tensor> idx_hist;      // per layer (b, n, j)
-  std::vector<Variable> loss_hist;   // per layer (b, n, j)
-  std::vector<Tensor> res_hist;      // per processed layer (b, n, j, d)
+  Variable r = ag::unsqueeze(x, 2);                            // (b, n, j, d)
+  Variable out(Tensor::zeros({b, n, 1, d}, DType::f32, dev));  // (b, n, j, d)
+  std::vector<Tensor> idx_hist;                                // per layer (b, n, j)
+  std::vector<Variable> loss_hist;                             // per layer (b, n, j)
+  std::vector<Tensor> res_hist;                                // per processed layer (b, n, j, d)
 
   for (int64_t l = 0; l < q; ++l) {
     const int64_t j = r.size(2);

@@ -13,18 +13,35 @@ namespace vq {
 namespace {
 
 // Keys ResidualVQ consumes itself; every other key goes to the layers.
-const char* const kResidualKeys[] = {
-    "dim", "num_quantizers", "codebook_size", "codebook_dim", "shared_codebook", "diveq", "heads",
-    "quantize_dropout", "quantize_dropout_cutoff_index", "quantize_dropout_multiple_of", "accept_image_fmap",
-    "accept_3d_fmap", "channel_last", "implicit_neural_codebook", "mlp_kwargs", "beam_size", "eval_beam_size",
-    "beam_score_quantizer_weights", "quant_grad_frac", "return_zeros_for_masked_padding", "beam_update_all_layers"};
+const char* const kResidualKeys[] = {"dim",
+                                     "num_quantizers",
+                                     "codebook_size",
+                                     "codebook_dim",
+                                     "shared_codebook",
+                                     "diveq",
+                                     "heads",
+                                     "quantize_dropout",
+                                     "quantize_dropout_cutoff_index",
+                                     "quantize_dropout_multiple_of",
+                                     "accept_image_fmap",
+                                     "accept_3d_fmap",
+                                     "channel_last",
+                                     "implicit_neural_codebook",
+                                     "mlp_kwargs",
+                                     "beam_size",
+                                     "eval_beam_size",
+                                     "beam_score_quantizer_weights",
+                                     "quant_grad_frac",
+                                     "return_zeros_for_masked_padding",
+                                     "beam_update_all_layers"};
 
 }  // namespace
 
 ResidualVQOptions ResidualVQOptions::from_json(const nlohmann::json& j) {
   ResidualVQOptions o;
   OptionReader r(j, "ResidualVQ");
-  check<ConfigError>(r.has("dim") && r.has("codebook_size"), "ResidualVQ: options 'dim' and 'codebook_size' are required");
+  check<ConfigError>(r.has("dim") && r.has("codebook_size"),
+                     "ResidualVQ: options 'dim' and 'codebook_size' are required");
   r.get("dim", o.dim);
   r.get("num_quantizers", o.num_quantizers);
   r.accept("codebook_size");
@@ -32,11 +49,11 @@ ResidualVQOptions ResidualVQOptions::from_json(const nlohmann::json& j) {
   if (cs.is_number_integer()) {
     o.codebook_size = {cs.get<int64_t>()};
   } else {
-    check<ConfigError>(cs.is_array() && !cs.empty(), "ResidualVQ: option 'codebook_size' must be an int or a list of ints, got ",
-                       cs.dump());
+    check<ConfigError>(cs.is_array() && !cs.empty(),
+                       "ResidualVQ: option 'codebook_size' must be an int or a list of ints, got ", cs.dump());
     for (const auto& v : cs) {
-      check<ConfigError>(v.is_number_integer(), "ResidualVQ: option 'codebook_size' must be an int or a list of ints, got ",
-                         cs.dump());
+      check<ConfigError>(v.is_number_integer(),
+                         "ResidualVQ: option 'codebook_size' must be an int or a list of ints, got ", cs.dump());
       o.codebook_size.push_back(v.get<int64_t>());
     }
     // A list always fixes the depth (the reference's tuple); a single-element list too.
@@ -92,22 +109,23 @@ int64_t ResidualVQOptions::resolved_num_quantizers() const {
 
 std::vector<int64_t> ResidualVQOptions::layer_codebook_sizes() const {
   const int64_t q = resolved_num_quantizers();
-  if (codebook_size.size() == 1) return std::vector<int64_t>(static_cast<size_t>(std::max<int64_t>(q, 0)), codebook_size[0]);
+  if (codebook_size.size() == 1)
+    return std::vector<int64_t>(static_cast<size_t>(std::max<int64_t>(q, 0)), codebook_size[0]);
   return codebook_size;
 }
 
 void ResidualVQOptions::validate() const {
   auto fail = [](const std::string& rule) { throw ConfigError("ResidualVQ: " + rule); };
   if (dim <= 0) fail("dim must be positive, got " + std::to_string(dim));
-  if (heads != 1) fail("residual vq is not compatible with multi-headed codes (heads must be 1, got " +
-                       std::to_string(heads) + ")");
+  if (heads != 1)
+    fail("residual vq is not compatible with multi-headed codes (heads must be 1, got " + std::to_string(heads) + ")");
   if (codebook_size.empty()) fail("codebook_size is required");
   const int64_t q = resolved_num_quantizers();
-  if (q <= 0) fail("num_quantizers is required unless codebook_size is a list (got num_quantizers=" +
-                   std::to_string(q) + ")");
+  if (q <= 0)
+    fail("num_quantizers is required unless codebook_size is a list (got num_quantizers=" + std::to_string(q) + ")");
   if (codebook_size.size() > 1 && static_cast<int64_t>(codebook_size.size()) != q)
-    fail("codebook_size has " + std::to_string(codebook_size.size()) + " entries but num_quantizers=" +
-         std::to_string(q));
+    fail("codebook_size has " + std::to_string(codebook_size.size()) +
+         " entries but num_quantizers=" + std::to_string(q));
   for (int64_t k : codebook_size)
     if (k <= 0) fail("every codebook_size must be positive, got " + std::to_string(k));
   if (codebook_dim && *codebook_dim <= 0) fail("codebook_dim must be positive");
@@ -132,8 +150,9 @@ void ResidualVQOptions::validate() const {
     fail("Only one of ema_update or diveq must be used for updating the codebook");
   const bool beam = (beam_size && *beam_size > 1) || (eval_beam_size && *eval_beam_size > 1);
   if (beam && (l0.commitment_weight <= 0 || l0.directional_reparam || l0.commitment_use_cross_entropy_loss))
-    fail("beam search scores candidates by their commitment loss: it needs commitment_weight > 0, "
-         "no directional_reparam / diveq and no commitment_use_cross_entropy_loss");
+    fail(
+        "beam search scores candidates by their commitment loss: it needs commitment_weight > 0, "
+        "no directional_reparam / diveq and no commitment_use_cross_entropy_loss");
   if (beam && implicit_neural_codebook) fail("beam search is not supported with implicit_neural_codebook");
 }
 

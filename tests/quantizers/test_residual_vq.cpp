@@ -440,8 +440,9 @@ TEST_CASE("residual_vq QINCo MLP by hand: concat, proj_in, SiLU residual blocks,
         CHECK(max_abs_diff(y.select(0, hh).select(0, bb).select(0, 0), want) < 1e-5);
       }
   }
-  CHECK_THROWS_WITH_AS(QincoMLP(3, std::nullopt, 1, false).forward(Variable(Tensor::zeros({4, 2})), Variable(Tensor::zeros({1, 3}))),
-                       doctest::Contains("expected codes (h, K, 3)"), ShapeError);
+  CHECK_THROWS_WITH_AS(
+      QincoMLP(3, std::nullopt, 1, false).forward(Variable(Tensor::zeros({4, 2})), Variable(Tensor::zeros({1, 3}))),
+      doctest::Contains("expected codes (h, K, 3)"), ShapeError);
 }
 
 TEST_CASE("residual_vq: option combinations run through the registry (train + backward, then eval round trip)") {

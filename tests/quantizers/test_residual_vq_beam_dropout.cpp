@@ -83,8 +83,8 @@ TEST_CASE("quantize dropout: depth rule, multiple_of rounding, validation") {
   CHECK(count[7] / double(trials) == doctest::Approx(2.0 / 3).epsilon(0.06));
   QuantizeDropout bad;
   bad.cutoff_index = -1;
-  CHECK_THROWS_WITH_AS(bad.validate("ResidualFSQ", 4), doctest::Contains("ResidualFSQ: quantize_dropout_cutoff_index must be >= 0"),
-                       ConfigError);
+  CHECK_THROWS_WITH_AS(bad.validate("ResidualFSQ", 4),
+                       doctest::Contains("ResidualFSQ: quantize_dropout_cutoff_index must be >= 0"), ConfigError);
   bad.cutoff_index = 0;
   bad.multiple_of = 0;
   CHECK_THROWS_WITH_AS(bad.validate("ResidualVQ", 4), doctest::Contains("quantize_dropout_multiple_of must be >= 1"),
@@ -165,38 +165,55 @@ TEST_CASE("residual_vq: same generator seed, same result (training with dropout 
 
 TEST_CASE("residual_vq beam search: exhaustive case equals brute force over every code path") {
   // q = 2, K = 4, beam 4: layer 0 keeps all 4 codes, layer 1 scores all 16 paths and
-  // keeps the best, i.e. argmin over (a, b) of mse(x - c0_a) + mse(x - c0_a - c1_b).
-  auto o = rvq_opts(3, 2, 4);
-  o.beam_size = 4;
-  ResidualVQ rvq(o);
-  Tensor E0 = test::randn({4, 3}, 50), E1 = ops::mul(test::randn({4, 3}, 51), 0.5);
-  rvq.layer(0).set_codebook(E0);
-  rvq.layer(1).set_codebook(E1);
-  Tensor x = test::randn({2, 5, 3}, 52);
-  ResidualVQCall c;
-  c.freeze_codebook = true;
-  auto out = rvq.forward(Variable(x), c);
-  auto e0 = E0.to_vector<float>(), e1 = E1.to_vector<float>(), xv = x.to_vector<float>();
-  auto idx = ints(out.indices);
-  for (int t = 0; t < 10; ++t) {
-    double best = 1e30;
-    int ba = -1, bb = -1;
-    for (int a = 0; a < 4; ++a)
-      for (int b = 0; b < 4; ++b) {
-        double s0 = 0, s1 = 0;
-        for (int k = 0; k < 3; ++k) {
-          double r0 = xv[t * 3 + k] - e0[a * 3 + k];
-          s0 += r0 * r0;
-          double r1 = r0 - e1[b * 3 + k];
-          s1 += r1 * r1;
+  // keeps the best, i.e. argmin over (a, b) of w0 mse(x - c0_a) + w1 mse(x - c0_a - c1_b).
+  for (auto w : std::vector<std::vector<double>>{{1.0, 1.0}, {0.0, 1.0}, {1.0, 3.0}}) {
+    CAPTURE(w[0]);
+    CAPTURE(w[1]);
+    auto o = rvq_opts(3, 2, 4);
+    o.beam_size = 4;
+    o.beam_score_quantizer_weights = w;
+    ResidualVQ rvq(o);
+    Tensor E0 = test::randn({4, 3}, 50), E1 = ops::mul(test::randn({4, 3}, 51), 0.5);
+    rvq.layer(0).set_codebook(E0);
+    rvq.layer(1).set_codebook(E1);
+    Tensor x = test::randn({2, 5, 3}, 52);
+    ResidualVQCall c;
+    c.freeze_codebook = true;
+    auto out = rvq.forward(Variable(x), c);
+    auto e0 = E0.to_vector<float>(), e1 = E1.to_vector<float>(), xv = x.to_vector<float>();
+    auto idx = ints(out.indices);
+    for (int t = 0; t < 10; ++t) {
+      double best = 1e30;
+      int ba = -1, bb = -1;
+      for (int a = 0; a < 4; ++a)
+        for (int b = 0; b < 4; ++b) {
+          double s0 = 0, s1 = 0;
+          for (int k = 0; k < 3; ++k) {
+            double r0 = xv[t * 3 + k] - e0[a * 3 + k];
+            s0 += r0 * r0;
+            double r1 = r0 - e1[b * 3 + k];
+            s1 += r1 * r1;
+          }
+          const double score = w[0] * s0 / 3 + w[1] * s1 / 3;
+          if (score < best) best = score, ba = a, bb = b;
         }
-        if (s0 / 3 + s1 / 3 < best) best = s0 / 3 + s1 / 3, ba = a, bb = b;
-      }
-    CHECK(idx[t * 2] == ba);
-    CHECK(idx[t * 2 + 1] == bb);
+      CHECK(idx[t * 2] == ba);
+      CHECK(idx[t * 2 + 1] == bb);
+    }
+    CHECK(max_abs_diff(out.quantized.value(), rvq.get_output_from_indices(out.indices)) < 1e-5);
+    CHECK(out.loss.shape() == Shape{2});
+    // a per-call beam_size of 1 is the greedy residual pass
+    ResidualVQCall greedy;
+    greedy.freeze_codebook = true;
+    greedy.beam_size = 1;
+    auto g = rvq.forward(Variable(x), greedy);
+    auto plain_opts = rvq_opts(3, 2, 4);
+    ResidualVQ plain(plain_opts);
+    plain.load_state_dict(rvq.state_dict());
+    ResidualVQCall pc;
+    pc.freeze_codebook = true;
+    CHECK(ints(g.indices) == ints(plain.forward(Variable(x), pc).indices));
   }
-  CHECK(max_abs_diff(out.quantized.value(), rvq.get_output_from_indices(out.indices)) < 1e-5);
-  CHECK(out.loss.shape() == Shape{2});
 }
 
 TEST_CASE("residual_vq beam search: the reference's beam test shapes; codebook updates") {
@@ -227,10 +244,12 @@ TEST_CASE("residual_vq beam search: the reference's beam test shapes; codebook u
     o.beam_update_all_layers = all;
     ResidualVQ rvq(o);
     std::vector<Tensor> before;
-    for (int64_t l = 0; l < 3; ++l) before.push_back(rvq.layer(l).codebook_module().find_buffer("cluster_size")->clone());
+    for (int64_t l = 0; l < 3; ++l)
+      before.push_back(rvq.layer(l).codebook_module().find_buffer("cluster_size")->clone());
     rvq.forward(Variable(test::randn({2, 6, 4}, 61)));
     for (int64_t l = 0; l < 3; ++l) {
-      const bool moved = max_abs_diff(before[static_cast<size_t>(l)], *rvq.layer(l).codebook_module().find_buffer("cluster_size")) > 0;
+      const bool moved =
+          max_abs_diff(before[static_cast<size_t>(l)], *rvq.layer(l).codebook_module().find_buffer("cluster_size")) > 0;
       CHECK(moved == (l == 0 || all));
     }
     // freeze_codebook: no update at all
