@@ -32,12 +32,12 @@ Tensor owned(Tensor g) {
 // Adds this backward's total into a leaf's grad() and fires its hooks.
 void finalize_leaf(VariableImpl& leaf, Tensor g) {
   if (!g.defined()) return;
-  check<AutogradError>(g.shape() == leaf.value.shape(), "backward: gradient ", g.str(),
+  VQ_CHECK(AutogradError, g.shape() == leaf.value.shape(), "backward: gradient ", g.str(),
                        " does not match leaf ", leaf.value.str());
   leaf.grad = leaf.grad.defined() ? ops::add(leaf.grad, g) : owned(std::move(g));
   for (GradHook& hook : leaf.hooks) {
     hook(leaf.grad);
-    check<AutogradError>(leaf.grad.defined() && leaf.grad.shape() == leaf.value.shape(),
+    VQ_CHECK(AutogradError, leaf.grad.defined() && leaf.grad.shape() == leaf.value.shape(),
                          "backward: a gradient hook changed the gradient of ", leaf.value.str(),
                          " to ", leaf.grad.defined() ? leaf.grad.str() : std::string("undefined"));
   }
@@ -88,19 +88,19 @@ Graph discover(const std::shared_ptr<Node>& root) {
 }  // namespace
 
 void backward(const Variable& root, const Tensor& grad_output, bool retain_graph) {
-  check<AutogradError>(root.defined(), "backward: the Variable is undefined");
-  check<AutogradError>(root.requires_grad(), "backward: ", root.str(),
+  VQ_CHECK(AutogradError, root.defined(), "backward: the Variable is undefined");
+  VQ_CHECK(AutogradError, root.requires_grad(), "backward: ", root.str(),
                        " does not require grad (no input of its graph requires grad, or it was "
                        "made under NoGradGuard)");
   const Tensor& value = root.value();
   Tensor g0 = grad_output;
   if (!g0.defined()) {
-    check<AutogradError>(value.numel() == 1,
+    VQ_CHECK(AutogradError, value.numel() == 1,
                          "backward: grad_output can be omitted only for a one-element output, got ",
                          value.str());
     g0 = Tensor::ones(value.shape(), value.dtype(), value.device());
   } else {
-    check<AutogradError>(g0.shape() == value.shape() && g0.dtype() == value.dtype() &&
+    VQ_CHECK(AutogradError, g0.shape() == value.shape() && g0.dtype() == value.dtype() &&
                              g0.device() == value.device(),
                          "backward: grad_output ", g0.str(), " does not match output ", value.str());
   }

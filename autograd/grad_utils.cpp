@@ -10,7 +10,7 @@ Tensor sum_to(const Tensor& grad, const Shape& shape) {
   const Shape& gs = grad.shape();
   int64_t nd = static_cast<int64_t>(gs.size());
   int64_t lead = nd - static_cast<int64_t>(shape.size());
-  check<ShapeError>(lead >= 0, "sum_to: cannot reduce gradient of shape ", shape_str(gs),
+  VQ_CHECK(ShapeError, lead >= 0, "sum_to: cannot reduce gradient of shape ", shape_str(gs),
                     " to shape ", shape_str(shape));
   std::vector<int64_t> dims;
   for (int64_t i = 0; i < nd; ++i) {
@@ -19,7 +19,7 @@ Tensor sum_to(const Tensor& grad, const Shape& shape) {
       continue;
     }
     int64_t want = shape[i - lead];
-    check<ShapeError>(want == gs[i] || want == 1, "sum_to: cannot reduce gradient of shape ",
+    VQ_CHECK(ShapeError, want == gs[i] || want == 1, "sum_to: cannot reduce gradient of shape ",
                       shape_str(gs), " to shape ", shape_str(shape));
     if (want == 1 && gs[i] != 1) dims.push_back(i);
   }

@@ -16,7 +16,7 @@ namespace {
 
 const std::shared_ptr<VariableImpl>& impl_or_throw(const std::shared_ptr<VariableImpl>& impl,
                                                    const char* what) {
-  check<AutogradError>(impl != nullptr, "Variable::", what, ": the Variable is undefined");
+  VQ_CHECK(AutogradError, impl != nullptr, "Variable::", what, ": the Variable is undefined");
   return impl;
 }
 
@@ -48,8 +48,8 @@ void drop_inputs(std::vector<Variable>& inputs) {
 // ---------------- Variable ----------------
 
 Variable::Variable(Tensor value, bool requires_grad) {
-  check<AutogradError>(value.defined(), "Variable: the value tensor is undefined");
-  check<AutogradError>(!requires_grad || value.dtype() == DType::f32,
+  VQ_CHECK(AutogradError, value.defined(), "Variable: the value tensor is undefined");
+  VQ_CHECK(AutogradError, !requires_grad || value.dtype() == DType::f32,
                        "Variable: only f32 values can require grad, got ", value.str());
   impl_ = std::make_shared<VariableImpl>();
   impl_->value = std::move(value);
@@ -77,9 +77,9 @@ bool Variable::requires_grad() const { return impl_ && impl_->requires_grad; }
 
 Variable& Variable::set_requires_grad(bool on) {
   impl_or_throw(impl_, "set_requires_grad");
-  check<AutogradError>(is_leaf(), "Variable::set_requires_grad: only leaves can change it; '",
+  VQ_CHECK(AutogradError, is_leaf(), "Variable::set_requires_grad: only leaves can change it; '",
                        impl_->grad_fn->name(), "' made this Variable (use detach())");
-  check<AutogradError>(!on || impl_->value.dtype() == DType::f32,
+  VQ_CHECK(AutogradError, !on || impl_->value.dtype() == DType::f32,
                        "Variable::set_requires_grad: only f32 values can require grad, got ",
                        impl_->value.str());
   impl_->requires_grad = on;
@@ -93,12 +93,12 @@ const Tensor& Variable::grad() const { return impl_or_throw(impl_, "grad")->grad
 void Variable::set_grad(const Tensor& g) {
   impl_or_throw(impl_, "set_grad");
   if (g.defined()) {
-    check<ShapeError>(g.shape() == impl_->value.shape(), "Variable::set_grad: gradient shape ",
+    VQ_CHECK(ShapeError, g.shape() == impl_->value.shape(), "Variable::set_grad: gradient shape ",
                       shape_str(g.shape()), " does not match value shape ",
                       shape_str(impl_->value.shape()));
-    check<DTypeError>(g.dtype() == impl_->value.dtype(), "Variable::set_grad: gradient ",
+    VQ_CHECK(DTypeError, g.dtype() == impl_->value.dtype(), "Variable::set_grad: gradient ",
                       g.str(), " does not match value ", impl_->value.str());
-    check<DeviceError>(g.device() == impl_->value.device(), "Variable::set_grad: gradient ",
+    VQ_CHECK(DeviceError, g.device() == impl_->value.device(), "Variable::set_grad: gradient ",
                        g.str(), " does not match value ", impl_->value.str());
   }
   impl_->grad = g;
@@ -122,7 +122,7 @@ const std::shared_ptr<Node>& Variable::grad_fn() const {
 
 int Variable::register_hook(GradHook hook) {
   impl_or_throw(impl_, "register_hook");
-  check<AutogradError>(impl_->requires_grad,
+  VQ_CHECK(AutogradError, impl_->requires_grad,
                        "Variable::register_hook: the Variable does not require grad");
   if (impl_->grad_fn) {
     impl_->grad_fn->hooks().push_back(std::move(hook));
@@ -171,11 +171,11 @@ void Node::release() {
 }
 
 void Node::check_ready() const {
-  check<AutogradError>(!released_, name_,
+  VQ_CHECK(AutogradError, !released_, name_,
                        ": backward through a graph that was already freed; pass "
                        "retain_graph=true to the first backward to run backward twice");
   for (size_t i = 0; i < saved_.size(); ++i)
-    check<AutogradError>(saved_[i].version() == saved_versions_[i], name_,
+    VQ_CHECK(AutogradError, saved_[i].version() == saved_versions_[i], name_,
                          ": a tensor saved for backward was modified in place (saved ",
                          saved_[i].str(), " at version ", saved_versions_[i], ", now version ",
                          saved_[i].version(), ")");
@@ -186,7 +186,7 @@ std::vector<Tensor> Node::apply(const Tensor& grad) const {
   std::vector<bool> needs(inputs_.size());
   for (size_t i = 0; i < inputs_.size(); ++i) needs[i] = inputs_[i].requires_grad();
   std::vector<Tensor> grads = fn_(grad, BackwardContext(saved_, needs));
-  check<AutogradError>(grads.size() == inputs_.size(), name_, ": backward returned ", grads.size(),
+  VQ_CHECK(AutogradError, grads.size() == inputs_.size(), name_, ": backward returned ", grads.size(),
                        " gradients for ", inputs_.size(), " inputs");
   for (size_t i = 0; i < grads.size(); ++i) {
     if (!needs[i]) {
@@ -195,7 +195,7 @@ std::vector<Tensor> Node::apply(const Tensor& grad) const {
     }
     if (!grads[i].defined()) continue;
     const Tensor& in = inputs_[i].value();
-    check<AutogradError>(grads[i].shape() == in.shape() && grads[i].dtype() == in.dtype() &&
+    VQ_CHECK(AutogradError, grads[i].shape() == in.shape() && grads[i].dtype() == in.dtype() &&
                              grads[i].device() == in.device(),
                          name_, ": backward returned gradient ", grads[i].str(), " for input ", i,
                          " of ", in.str());

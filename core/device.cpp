@@ -14,7 +14,7 @@ Device parse_device(const std::string& s) {
   if (s.rfind("cuda:", 0) == 0 && s.size() > 5) {
     int idx = 0;
     for (size_t i = 5; i < s.size(); ++i) {
-      check<ConfigError>(s[i] >= '0' && s[i] <= '9' && idx < 1000, "device: expected cpu, cuda or cuda:N, got '", s, "'");
+      VQ_CHECK(ConfigError, s[i] >= '0' && s[i] <= '9' && idx < 1000, "device: expected cpu, cuda or cuda:N, got '", s, "'");
       idx = idx * 10 + (s[i] - '0');
     }
     return cuda_device(idx);

@@ -44,3 +44,11 @@ void check(bool cond, const Args&... args) {
 }
 
 }  // namespace vq
+
+// VQ_CHECK(ErrT, cond, parts...): throws ErrT(str_cat(parts...)) when cond is false.
+// Unlike vq::check, the message parts are evaluated only on failure, so hot paths can
+// name shapes (shape_str, Tensor::str) at no cost when the check passes.
+#define VQ_CHECK(ErrT, cond, ...)                    \
+  do {                                               \
+    if (!(cond)) throw ErrT(::vq::str_cat(__VA_ARGS__)); \
+  } while (0)

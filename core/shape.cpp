@@ -32,7 +32,7 @@ std::string shape_str(const Shape& s) {
 
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
   int64_t n = ndim == 0 ? 1 : ndim;
-  check<ShapeError>(dim >= -n && dim < n, op, ": dim ", dim, " out of range for a tensor of rank ",
+  VQ_CHECK(ShapeError, dim >= -n && dim < n, op, ": dim ", dim, " out of range for a tensor of rank ",
                     ndim);
   return dim < 0 ? dim + n : dim;
 }
@@ -43,7 +43,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   for (size_t i = 0; i < n; ++i) {
     int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
-    check<ShapeError>(da == db || da == 1 || db == 1, op, ": shapes ", shape_str(a), " and ",
+    VQ_CHECK(ShapeError, da == db || da == 1 || db == 1, op, ": shapes ", shape_str(a), " and ",
                       shape_str(b), " cannot be broadcast together");
     out[i] = da == 1 ? db : da;
   }

@@ -69,7 +69,7 @@ void* device_alloc(size_t nbytes, Device device) {
     return p;
   }
 #ifdef VQ_WITH_CUDA
-  check<DeviceError>(cuda_available(), "no CUDA device available for ", device.str());
+  VQ_CHECK(DeviceError, cuda_available(), "no CUDA device available for ", device.str());
   cuda::stream(device.index);  // sets the device
   void* p = cuda_allocator(device.index).allocate(nbytes);
   if (!p) throw CudaError(str_cat("out of GPU memory allocating ", nbytes, " bytes on ", device.str()));

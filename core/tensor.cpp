@@ -14,10 +14,10 @@ namespace {
 Tensor make_empty(const Shape& shape, DType dtype, Device device) { return Tensor::empty(shape, dtype, device); }
 
 void check_shape_valid(const Shape& shape, const char* op) {
-  check<ShapeError>(static_cast<int>(shape.size()) <= detail::kMaxDims, op, ": rank ",
+  VQ_CHECK(ShapeError, static_cast<int>(shape.size()) <= detail::kMaxDims, op, ": rank ",
                     shape.size(), " exceeds the maximum of ", detail::kMaxDims);
   for (int64_t d : shape)
-    check<ShapeError>(d >= 0, op, ": negative extent in shape ", shape_str(shape));
+    VQ_CHECK(ShapeError, d >= 0, op, ": negative extent in shape ", shape_str(shape));
 }
 
 // Copies src (same shape, same dtype, same device) into dst honoring both strides.
@@ -66,7 +66,7 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device
 }
 
 Tensor Tensor::arange(double start, double end, double step, DType dtype, Device device) {
-  check<ShapeError>(step != 0.0, "arange: step must be nonzero");
+  VQ_CHECK(ShapeError, step != 0.0, "arange: step must be nonzero");
   double span = (end - start) / step;
   int64_t n = span > 0 ? static_cast<int64_t>(std::ceil(span)) : 0;
   Tensor host = empty({n}, dtype, cpu_device());
@@ -107,7 +107,7 @@ Tensor Tensor::from_bytes(const void* data, size_t nbytes, const Shape& shape, D
                           Device device) {
   check_shape_valid(shape, "Tensor::from_bytes");
   size_t want = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
-  check<ShapeError>(nbytes == want, "Tensor::from_bytes: ", nbytes, " bytes given for ",
+  VQ_CHECK(ShapeError, nbytes == want, "Tensor::from_bytes: ", nbytes, " bytes given for ",
                     dtype_name(dtype), shape_str(shape), " (", want, " bytes)");
   Tensor host = empty(shape, dtype, cpu_device());
   if (nbytes) std::memcpy(host.raw_data(), data, nbytes);
@@ -125,7 +125,7 @@ Tensor Tensor::from_vector(const std::vector<int32_t>& v, const Shape& shape, De
 }
 Tensor Tensor::from_vector(const std::vector<uint8_t>& v, const Shape& shape, DType dtype,
                            Device device) {
-  check<DTypeError>(dtype_size(dtype) == 1, "Tensor::from_vector: uint8 data needs dtype u8 or bool, got ",
+  VQ_CHECK(DTypeError, dtype_size(dtype) == 1, "Tensor::from_vector: uint8 data needs dtype u8 or bool, got ",
                     dtype_name(dtype));
   return from_bytes(v.data(), v.size(), shape, dtype, device);
 }
@@ -168,25 +168,25 @@ Tensor Tensor::as_strided(const Shape& shape, const Strides& strides, int64_t of
 }
 
 Tensor Tensor::view(const Shape& shape) const {
-  check<ShapeError>(is_contiguous(), "view: tensor ", str(),
-                    " is not contiguous; use reshape() or contiguous()");
+  if (!is_contiguous())
+    throw ShapeError(str_cat("view: tensor ", str(), " is not contiguous; use reshape() or contiguous()"));
   Shape s = shape;
   int64_t known = 1, infer = -1;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == -1) {
-      check<ShapeError>(infer < 0, "view: more than one -1 in ", shape_str(shape));
+      VQ_CHECK(ShapeError, infer < 0, "view: more than one -1 in ", shape_str(shape));
       infer = static_cast<int64_t>(i);
     } else {
-      check<ShapeError>(s[i] >= 0, "view: invalid extent in ", shape_str(shape));
+      VQ_CHECK(ShapeError, s[i] >= 0, "view: invalid extent in ", shape_str(shape));
       known *= s[i];
     }
   }
   if (infer >= 0) {
-    check<ShapeError>(known > 0 && numel() % known == 0, "view: cannot view ", shape_str(shape_),
+    VQ_CHECK(ShapeError, known > 0 && numel() % known == 0, "view: cannot view ", shape_str(shape_),
                       " as ", shape_str(shape));
     s[infer] = numel() / known;
   }
-  check<ShapeError>(shape_numel(s) == numel(), "view: cannot view ", shape_str(shape_), " (",
+  VQ_CHECK(ShapeError, shape_numel(s) == numel(), "view: cannot view ", shape_str(shape_), " (",
                     numel(), " elements) as ", shape_str(shape));
   return as_strided(s, contiguous_strides(s), offset_);
 }
@@ -199,7 +199,7 @@ Tensor Tensor::flatten(int64_t start, int64_t end) const {
   if (dim() == 0) return reshape({1});
   start = wrap_dim(start, dim(), "flatten");
   end = wrap_dim(end, dim(), "flatten");
-  check<ShapeError>(start <= end, "flatten: start dim ", start, " after end dim ", end);
+  VQ_CHECK(ShapeError, start <= end, "flatten: start dim ", start, " after end dim ", end);
   Shape s(shape_.begin(), shape_.begin() + start);
   int64_t m = 1;
   for (int64_t i = start; i <= end; ++i) m *= shape_[i];
@@ -209,14 +209,14 @@ Tensor Tensor::flatten(int64_t start, int64_t end) const {
 }
 
 Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
-  check<ShapeError>(static_cast<int64_t>(dims.size()) == dim(), "permute: ", dims.size(),
+  VQ_CHECK(ShapeError, static_cast<int64_t>(dims.size()) == dim(), "permute: ", dims.size(),
                     " dims given for tensor of shape ", shape_str(shape_));
   Shape s(dims.size());
   Strides st(dims.size());
   std::vector<bool> seen(dims.size(), false);
   for (size_t i = 0; i < dims.size(); ++i) {
     int64_t d = wrap_dim(dims[i], dim(), "permute");
-    check<ShapeError>(!seen[d], "permute: dim ", d, " repeated");
+    VQ_CHECK(ShapeError, !seen[d], "permute: dim ", d, " repeated");
     seen[d] = true;
     s[i] = shape_[d];
     st[i] = strides_[d];
@@ -237,7 +237,7 @@ Tensor Tensor::transpose(int64_t a, int64_t b) const {
 Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
   d = wrap_dim(d, dim(), "narrow");
   if (start < 0) start += shape_[d];
-  check<ShapeError>(start >= 0 && length >= 0 && start + length <= shape_[d], "narrow: range [",
+  VQ_CHECK(ShapeError, start >= 0 && length >= 0 && start + length <= shape_[d], "narrow: range [",
                     start, ", ", start + length, ") out of bounds for dim ", d, " of ", shape_str(shape_));
   Shape s = shape_;
   s[d] = length;
@@ -246,7 +246,7 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
 
 Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const {
   d = wrap_dim(d, dim(), "slice");
-  check<ShapeError>(step > 0, "slice: step must be positive, got ", step);
+  VQ_CHECK(ShapeError, step > 0, "slice: step must be positive, got ", step);
   int64_t n = shape_[d];
   if (start < 0) start += n;
   if (end < 0) end += n;
@@ -262,7 +262,7 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
 Tensor Tensor::select(int64_t d, int64_t index) const {
   d = wrap_dim(d, dim(), "select");
   if (index < 0) index += shape_[d];
-  check<ShapeError>(index >= 0 && index < shape_[d], "select: index ", index, " out of range for dim ",
+  VQ_CHECK(ShapeError, index >= 0 && index < shape_[d], "select: index ", index, " out of range for dim ",
                     d, " of ", shape_str(shape_));
   Shape s = shape_;
   Strides st = strides_;
@@ -303,21 +303,21 @@ Tensor Tensor::squeeze() const {
 }
 
 Tensor Tensor::expand(const Shape& shape) const {
-  check<ShapeError>(shape.size() >= shape_.size(), "expand: cannot expand ", shape_str(shape_),
+  VQ_CHECK(ShapeError, shape.size() >= shape_.size(), "expand: cannot expand ", shape_str(shape_),
                     " to fewer dims ", shape_str(shape));
   size_t lead = shape.size() - shape_.size();
   Shape s(shape.size());
   Strides st(shape.size());
   for (size_t i = 0; i < shape.size(); ++i) {
     if (i < lead) {
-      check<ShapeError>(shape[i] >= 0, "expand: -1 not allowed in new leading dims of ", shape_str(shape));
+      VQ_CHECK(ShapeError, shape[i] >= 0, "expand: -1 not allowed in new leading dims of ", shape_str(shape));
       s[i] = shape[i];
       st[i] = 0;
       continue;
     }
     int64_t cur = shape_[i - lead];
     int64_t want = shape[i] == -1 ? cur : shape[i];
-    check<ShapeError>(want == cur || cur == 1, "expand: cannot expand ", shape_str(shape_), " to ",
+    VQ_CHECK(ShapeError, want == cur || cur == 1, "expand: cannot expand ", shape_str(shape_), " to ",
                       shape_str(shape));
     s[i] = want;
     st[i] = (want == cur) ? strides_[i - lead] : 0;
@@ -404,7 +404,7 @@ void Tensor::fill_(double value) {
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
-  check<DTypeError>(DTypeOf<T>::value == dtype_ || (dtype_ == DType::boolean && sizeof(T) == 1),
+  VQ_CHECK(DTypeError, DTypeOf<T>::value == dtype_ || (dtype_ == DType::boolean && sizeof(T) == 1),
                     "to_vector: tensor is ", dtype_name(dtype_), ", requested ",
                     dtype_name(DTypeOf<T>::value));
   Tensor host = contiguous().to(cpu_device());
@@ -415,7 +415,7 @@ std::vector<T> Tensor::to_vector() const {
 
 template <typename T>
 T Tensor::item() const {
-  check<ShapeError>(numel() == 1, "item: tensor ", str(), " has ", numel(), " elements, expected 1");
+  if (numel() != 1) throw ShapeError(str_cat("item: tensor ", str(), " has ", numel(), " elements, expected 1"));
   return to_vector<T>()[0];
 }
 
@@ -433,13 +433,14 @@ template uint8_t Tensor::item<uint8_t>() const;
 void check_same_device(const char* op, const std::vector<const Tensor*>& ts) {
   for (const Tensor* t : ts) {
     check(t->defined(), op, ": undefined tensor argument");
-    check<DeviceError>(t->device() == ts[0]->device(), op, ": tensors on different devices: ",
+    VQ_CHECK(DeviceError, t->device() == ts[0]->device(), op, ": tensors on different devices: ",
                        ts[0]->str(), " and ", t->str());
   }
 }
 
 void check_dtype(const char* op, const char* what, const Tensor& t, DType want) {
-  check<DTypeError>(t.dtype() == want, op, ": ", what, " must be ", dtype_name(want), ", got ", t.str());
+  if (t.dtype() != want)
+    throw DTypeError(str_cat(op, ": ", what, " must be ", dtype_name(want), ", got ", t.str()));
 }
 
 }  // namespace vq

@@ -80,7 +80,7 @@ class Tensor {
   // ---- raw data (pointer at offset; checks dtype) ----
   template <typename T>
   T* data() const {
-    check<DTypeError>(DTypeOf<T>::value == dtype_ ||
+    VQ_CHECK(DTypeError, DTypeOf<T>::value == dtype_ ||
                           (dtype_ == DType::boolean && DTypeOf<T>::value == DType::u8),
                       "Tensor::data: tensor is ", dtype_name(dtype_), ", requested ",
                       dtype_name(DTypeOf<T>::value));

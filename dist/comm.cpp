@@ -19,7 +19,7 @@ std::shared_ptr<Comm> default_comm() {
 }
 
 void set_default_comm(std::shared_ptr<Comm> comm) {
-  check<ConfigError>(comm != nullptr, "set_default_comm: null communicator");
+  VQ_CHECK(ConfigError, comm != nullptr, "set_default_comm: null communicator");
   std::lock_guard<std::mutex> lk(g_mu);
   slot() = std::move(comm);
 }

@@ -105,14 +105,14 @@ Tensor gelu(const Tensor& x, bool tanh_approx) {
 }
 Tensor silu(const Tensor& x) { return unary("silu", x, UnaryOp::silu, EwDTypes::f32); }
 Tensor softplus(const Tensor& x, double beta, double threshold) {
-  check<ConfigError>(beta != 0.0, "softplus: beta must be nonzero, got ", beta);
+  VQ_CHECK(ConfigError, beta != 0.0, "softplus: beta must be nonzero, got ", beta);
   return unary("softplus", x, UnaryOp::softplus, EwDTypes::f32, {beta, threshold});
 }
 Tensor round(const Tensor& x) { return unary("round", x, UnaryOp::round, EwDTypes::f32); }
 Tensor floor(const Tensor& x) { return unary("floor", x, UnaryOp::floor, EwDTypes::f32); }
 
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
-  check<ConfigError>(lo.has_value() || hi.has_value(),
+  VQ_CHECK(ConfigError, lo.has_value() || hi.has_value(),
                      "clamp: at least one of lo or hi must be given");
   constexpr double inf = std::numeric_limits<double>::infinity();
   return unary("clamp", x, UnaryOp::clamp, EwDTypes::f32, {lo.value_or(-inf), hi.value_or(inf)});

@@ -68,9 +68,9 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   const char* op = "where";
   check(cond.defined(), op, ": cond is an undefined tensor");
   detail::ew_check(op, {{"a", &a}, {"b", &b}}, EwDTypes::numeric);
-  check<DeviceError>(cond.device() == a.device(), op, ": tensors on different devices: ",
+  VQ_CHECK(DeviceError, cond.device() == a.device(), op, ": tensors on different devices: ",
                      detail::describe({{"cond", &cond}, {"a", &a}, {"b", &b}}));
-  check<DTypeError>(cond.dtype() == DType::boolean || cond.dtype() == DType::u8, op,
+  VQ_CHECK(DTypeError, cond.dtype() == DType::boolean || cond.dtype() == DType::u8, op,
                     ": cond must be bool or u8, got ", cond.str());
   Shape s = detail::ew_broadcast(op, {{"cond", &cond}, {"a", &a}, {"b", &b}});
   Tensor out = Tensor::empty(s, a.dtype(), a.device());

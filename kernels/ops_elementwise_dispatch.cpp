@@ -57,12 +57,12 @@ void ew_check(const char* op, NamedTensors ts, EwDTypes allowed) {
   for (const auto& kv : ts) {
     check(kv.second->defined(), op, ": ", kv.first, " is an undefined tensor");
     if (!first) first = kv.second;
-    check<DeviceError>(kv.second->device() == first->device(), op,
+    VQ_CHECK(DeviceError, kv.second->device() == first->device(), op,
                        ": tensors on different devices: ", describe(ts));
-    check<DTypeError>(kv.second->dtype() == first->dtype(), op, ": dtype mismatch: ",
+    VQ_CHECK(DTypeError, kv.second->dtype() == first->dtype(), op, ": dtype mismatch: ",
                       describe(ts));
   }
-  check<DTypeError>(first && dtype_allowed(first->dtype(), allowed), op, ": expected ",
+  VQ_CHECK(DTypeError, first && dtype_allowed(first->dtype(), allowed), op, ": expected ",
                     allowed_str(allowed), " tensors, got ", describe(ts));
 }
 
@@ -85,18 +85,18 @@ Shape ew_broadcast(const char* op, NamedTensors ts) {
 
 void ew_check_inplace(const char* op, const Tensor& dst, const Tensor* src) {
   for (int64_t d = 0; d < dst.dim(); ++d)
-    check<ShapeError>(dst.stride(d) != 0 || dst.size(d) <= 1, op, ": dst ", dst.str(),
+    VQ_CHECK(ShapeError, dst.stride(d) != 0 || dst.size(d) <= 1, op, ": dst ", dst.str(),
                       " is an expanded view (stride 0 in dim ", d, "); cannot write in place");
   if (!src) return;
   Shape s = broadcast_shapes(dst.shape(), src->shape(), op);
-  check<ShapeError>(s == dst.shape(), op, ": src ", shape_str(src->shape()),
+  VQ_CHECK(ShapeError, s == dst.shape(), op, ": src ", shape_str(src->shape()),
                     " cannot be broadcast to dst ", shape_str(dst.shape()));
 }
 
 void ew_check_int_scalar(const char* op, const Tensor& t, double s) {
   if (is_floating(t.dtype())) return;
   const bool integral = std::isfinite(s) && std::trunc(s) == s && std::fabs(s) < 9.2e18;
-  check<DTypeError>(integral, op, ": scalar ", s,
+  VQ_CHECK(DTypeError, integral, op, ": scalar ", s,
                     " is not an integer but the tensor is ", t.str(),
                     " (convert it with to(DType::f32) first)");
 }

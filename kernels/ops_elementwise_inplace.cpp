@@ -58,7 +58,7 @@ void lerp_(Tensor& dst, const Tensor& src, double w) {
 }
 
 void clamp_(Tensor& dst, std::optional<double> lo, std::optional<double> hi) {
-  check<ConfigError>(lo.has_value() || hi.has_value(),
+  VQ_CHECK(ConfigError, lo.has_value() || hi.has_value(),
                      "clamp_: at least one of lo or hi must be given");
   constexpr double inf = std::numeric_limits<double>::infinity();
   unary_("clamp_", dst, UnaryOp::clamp, EwDTypes::f32, {lo.value_or(-inf), hi.value_or(inf)});

@@ -20,13 +20,13 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   detail::check_args(op, {&x, &index});
   detail::check_index(op, "index", index);
   const std::string ctx = describe({{"x", &x}, {"index", &index}});
-  check<ShapeError>(index.dim() == x.dim(), op, ": index must have as many dims as x, got ", ctx);
+  VQ_CHECK(ShapeError, index.dim() == x.dim(), op, ": index must have as many dims as x, got ", ctx);
   if (x.dim() == 0) return gather(x.reshape({1}), 0, index.reshape({1})).reshape({});
   const int64_t d = wrap_dim(dim, x.dim(), op);
   Tensor xs = x;
   for (int64_t k = 0; k < x.dim(); ++k) {
     if (k == d) continue;
-    check<ShapeError>(index.size(k) <= x.size(k), op, ": index size ", index.size(k),
+    VQ_CHECK(ShapeError, index.size(k) <= x.size(k), op, ": index size ", index.size(k),
                       " exceeds x size ", x.size(k), " at dim ", k, " (", ctx, ")");
     if (index.size(k) < x.size(k)) xs = xs.narrow(k, 0, index.size(k));
   }
@@ -56,7 +56,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   detail::check_args(op, {&x, &index});
   detail::check_index(op, "index", index);
   const std::string ctx = describe({{"x", &x}, {"index", &index}});
-  check<ShapeError>(index.dim() <= 1, op, ": index must be 0-D or 1-D, got ", ctx);
+  VQ_CHECK(ShapeError, index.dim() <= 1, op, ": index must be 0-D or 1-D, got ", ctx);
   if (x.dim() == 0) return index_select(x.reshape({1}), 0, index.reshape({-1})).reshape({});
   const int64_t d = wrap_dim(dim, x.dim(), op);
   const int64_t n = index.numel();
@@ -86,10 +86,10 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   const char* op = "masked_fill";
   detail::check_args(op, {&x, &mask});
-  check<DTypeError>(mask.dtype() == DType::boolean || mask.dtype() == DType::u8, op,
+  VQ_CHECK(DTypeError, mask.dtype() == DType::boolean || mask.dtype() == DType::u8, op,
                     ": mask must be bool or u8, got ", mask.str());
   const Shape b = broadcast_shapes(x.shape(), mask.shape(), op);
-  check<ShapeError>(b == x.shape(), op, ": mask ", shape_str(mask.shape()),
+  VQ_CHECK(ShapeError, b == x.shape(), op, ": mask ", shape_str(mask.shape()),
                     " cannot be broadcast to x ", shape_str(x.shape()));
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (out.numel() == 0) return out;
@@ -121,14 +121,14 @@ Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
   Tensor idx = index.contiguous();
   int64_t C = num_classes;
   if (C < 0) {
-    check<ShapeError>(C == -1, op, ": num_classes must be positive or -1 (infer), got ", C);
-    check<ShapeError>(idx.numel() > 0, op, ": cannot infer num_classes from an empty index ",
+    VQ_CHECK(ShapeError, C == -1, op, ": num_classes must be positive or -1 (infer), got ", C);
+    VQ_CHECK(ShapeError, idx.numel() > 0, op, ": cannot infer num_classes from an empty index ",
                       index.str());
     C = detail::index_minmax(idx).second + 1;
   }
   if (idx.numel() > 0) {
     auto [mn, mx] = detail::index_minmax(idx);
-    check<ShapeError>(mn >= 0 && mx < C, op, ": class values must be in [0, ", C, "), got ",
+    VQ_CHECK(ShapeError, mn >= 0 && mx < C, op, ": class values must be in [0, ", C, "), got ",
                       mn < 0 ? mn : mx, " (index=", index.str(), ")");
   }
   Shape shape = index.shape();

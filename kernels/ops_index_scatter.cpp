@@ -19,9 +19,9 @@ using detail::describe;
 namespace {
 
 void check_sum_dtype(const char* op, const Tensor& t, const Tensor& src) {
-  check<DTypeError>(t.dtype() == DType::f32 || t.dtype() == DType::i64, op,
+  VQ_CHECK(DTypeError, t.dtype() == DType::f32 || t.dtype() == DType::i64, op,
                     ": only f32 and i64 are supported, got ", t.str());
-  check<DTypeError>(src.dtype() == t.dtype(), op, ": src dtype must match, got ", t.str(), " and ",
+  VQ_CHECK(DTypeError, src.dtype() == t.dtype(), op, ": src dtype must match, got ", t.str(), " and ",
                     src.str());
 }
 
@@ -56,15 +56,15 @@ void index_add_impl(const char* op, Tensor& dst, int64_t dim, const Tensor& inde
   detail::check_index(op, "index", index);
   check_sum_dtype(op, dst, src);
   const std::string ctx = describe({{"dst", &dst}, {"index", &index}, {"src", &src}});
-  check<ShapeError>(index.dim() <= 1, op, ": index must be 0-D or 1-D, got ", ctx);
-  check<ShapeError>(dst.dim() >= 1, op, ": dst must have at least one dim, got ", ctx);
+  VQ_CHECK(ShapeError, index.dim() <= 1, op, ": index must be 0-D or 1-D, got ", ctx);
+  VQ_CHECK(ShapeError, dst.dim() >= 1, op, ": dst must have at least one dim, got ", ctx);
   const int64_t d = wrap_dim(dim, dst.dim(), op);
   const int64_t N = index.numel();
   Shape want = dst.shape();
   want[d] = N;
-  check<ShapeError>(src.shape() == want, op, ": src must have shape ", shape_str(want),
+  VQ_CHECK(ShapeError, src.shape() == want, op, ": src must have shape ", shape_str(want),
                     " (dst with dim ", d, " replaced by the ", N, " indices), got ", ctx);
-  check<DTypeError>(dst.dtype() != DType::i64 || alpha == std::floor(alpha), op,
+  VQ_CHECK(DTypeError, dst.dtype() != DType::i64 || alpha == std::floor(alpha), op,
                     ": alpha must be integral for i64 tensors, got ", alpha);
   if (N == 0 || dst.numel() == 0) return;
   Tensor idx = index.contiguous();
@@ -87,7 +87,7 @@ Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index, const T
   detail::check_index(op, "index", index);
   check_sum_dtype(op, base, src);
   const std::string ctx = describe({{"base", &base}, {"index", &index}, {"src", &src}});
-  check<ShapeError>(index.dim() == base.dim() && src.dim() == base.dim(), op,
+  VQ_CHECK(ShapeError, index.dim() == base.dim() && src.dim() == base.dim(), op,
                     ": base, index and src must have the same number of dims, got ", ctx);
   if (base.dim() == 0)
     return scatter_add(base.reshape({1}), 0, index.reshape({1}), src.reshape({1})).reshape({});
@@ -95,11 +95,11 @@ Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& index, const T
   const int64_t d = wrap_dim(dim, base.dim(), op);
   Tensor target = out, s = src;
   for (int64_t k = 0; k < base.dim(); ++k) {
-    check<ShapeError>(index.size(k) <= src.size(k), op, ": index size ", index.size(k),
+    VQ_CHECK(ShapeError, index.size(k) <= src.size(k), op, ": index size ", index.size(k),
                       " exceeds src size ", src.size(k), " at dim ", k, " (", ctx, ")");
     if (index.size(k) < src.size(k)) s = s.narrow(k, 0, index.size(k));
     if (k == d) continue;
-    check<ShapeError>(index.size(k) <= base.size(k), op, ": index size ", index.size(k),
+    VQ_CHECK(ShapeError, index.size(k) <= base.size(k), op, ": index size ", index.size(k),
                       " exceeds base size ", base.size(k), " at dim ", k, " (", ctx, ")");
     if (index.size(k) < base.size(k)) target = target.narrow(k, 0, index.size(k));
   }
@@ -150,12 +150,12 @@ Tensor bincount(const Tensor& index, int64_t minlength, const std::optional<Tens
   const char* op = "bincount";
   detail::check_args(op, {&index});
   detail::check_index(op, "index", index);
-  check<ShapeError>(index.dim() == 1, op, ": index must be 1-D, got ", index.str());
-  check<ShapeError>(minlength >= 0, op, ": minlength must be non-negative, got ", minlength);
+  VQ_CHECK(ShapeError, index.dim() == 1, op, ": index must be 1-D, got ", index.str());
+  VQ_CHECK(ShapeError, minlength >= 0, op, ": minlength must be non-negative, got ", minlength);
   if (weights) {
     detail::check_args(op, {&index, &*weights});
     detail::check_f32(op, "weights", *weights);
-    check<ShapeError>(weights->shape() == index.shape(), op,
+    VQ_CHECK(ShapeError, weights->shape() == index.shape(), op,
                       ": weights must have the shape of index, got ",
                       describe({{"index", &index}, {"weights", &*weights}}));
   }
@@ -164,7 +164,7 @@ Tensor bincount(const Tensor& index, int64_t minlength, const std::optional<Tens
   int64_t M = minlength;
   if (n > 0) {
     auto [mn, mx] = detail::index_minmax(idx);
-    check<ShapeError>(mn >= 0, op, ": index values must be non-negative, got ", mn,
+    VQ_CHECK(ShapeError, mn >= 0, op, ": index values must be non-negative, got ", mn,
                       " (index=", index.str(), ")");
     M = std::max(M, mx + 1);
   }
@@ -189,7 +189,7 @@ Tensor bincount(const Tensor& index, int64_t minlength, const std::optional<Tens
 Tensor cumsum(const Tensor& x, int64_t dim) {
   const char* op = "cumsum";
   detail::check_args(op, {&x});
-  check<DTypeError>(x.dtype() == DType::f32 || x.dtype() == DType::i64 || x.dtype() == DType::i32 ||
+  VQ_CHECK(DTypeError, x.dtype() == DType::f32 || x.dtype() == DType::i64 || x.dtype() == DType::i32 ||
                         x.dtype() == DType::u8 || x.dtype() == DType::boolean,
                     op, ": supports f32 and integer tensors (integers sum in i64), got ", x.str());
   Tensor xc = (x.dtype() == DType::f32 || x.dtype() == DType::i64) ? x.contiguous()

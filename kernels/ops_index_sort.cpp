@@ -15,7 +15,7 @@ namespace {
 
 void check_sortable(const char* op, const Tensor& x) {
   detail::check_args(op, {&x});
-  check<DTypeError>(x.dtype() == DType::f32 || x.dtype() == DType::i64, op,
+  VQ_CHECK(DTypeError, x.dtype() == DType::f32 || x.dtype() == DType::i64, op,
                     ": supports f32 and i64, got ", x.str());
 }
 
@@ -65,7 +65,7 @@ std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool lar
   check_sortable(op, x);
   const int64_t d = x.dim() == 0 ? 0 : wrap_dim(dim, x.dim(), op);
   const int64_t L = x.dim() == 0 ? 1 : x.size(d);
-  check<ShapeError>(k >= 0 && k <= L, op, ": k=", k, " is out of range for dim ", d, " of size ", L,
+  VQ_CHECK(ShapeError, k >= 0 && k <= L, op, ": k=", k, " is out of range for dim ", d, " of size ", L,
                     " (x=", shape_str(x.shape()), ")");
   return sorted_prefix(op, x, dim, k, largest);
 }

@@ -45,7 +45,7 @@ std::pair<int64_t, int64_t> check_index_bounds(const char* op, const Tensor& ind
   if (index.numel() == 0) return {0, -1};
   auto [mn, mx] = index_minmax(index);
   const int64_t bad = mn < 0 ? mn : mx;
-  check<ShapeError>(mn >= 0 && mx < size, op, ": index ", bad, " is out of bounds for dim ", dim,
+  VQ_CHECK(ShapeError, mn >= 0 && mx < size, op, ": index ", bad, " is out of bounds for dim ", dim,
                     " with size ", size, " (", context, ")");
   return {mn, mx};
 }

@@ -147,13 +147,13 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_f32("matmul", "b", b);
   check_device_built("matmul", a);
   const ShapesMsg shapes{"matmul", &a, false, &b, false};
-  check<ShapeError>(a.dim() >= 1 && b.dim() >= 1, shapes, ": both operands need at least 1 dim");
+  VQ_CHECK(ShapeError, a.dim() >= 1 && b.dim() >= 1, shapes, ": both operands need at least 1 dim");
   // torch.matmul: a 1-D a is a row vector [1, K], a 1-D b a column [K, 1]; those dims
   // are dropped from the result.
   const Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;
   const Tensor b2 = b.dim() == 1 ? b.unsqueeze(1) : b;
   const int64_t M = a2.size(-2), K = a2.size(-1), N = b2.size(-1);
-  check<ShapeError>(b2.size(-2) == K, shapes, " cannot be multiplied (", K, " != ", b2.size(-2),
+  VQ_CHECK(ShapeError, b2.size(-2) == K, shapes, " cannot be multiplied (", K, " != ", b2.size(-2),
                     ")");
   const Shape ba(a2.shape().begin(), a2.shape().end() - 2);
   const Shape bb(b2.shape().begin(), b2.shape().end() - 2);
@@ -161,7 +161,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   for (size_t i = 0; i < batch.size(); ++i) {
     const int64_t da = i + ba.size() < batch.size() ? 1 : ba[i + ba.size() - batch.size()];
     const int64_t db = i + bb.size() < batch.size() ? 1 : bb[i + bb.size() - batch.size()];
-    check<ShapeError>(da == db || da == 1 || db == 1, shapes,
+    VQ_CHECK(ShapeError, da == db || da == 1 || db == 1, shapes,
                       ": batch dims cannot be broadcast together");
     batch[i] = da == 1 ? db : da;
   }
@@ -194,15 +194,15 @@ void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& 
   detail::check_f32("gemm", "c", c);
   check_device_built("gemm", a);
   const ShapesMsg desc{"gemm", &a, trans_a, &b, trans_b, &c};
-  check<ShapeError>(a.dim() == 2 && b.dim() == 2 && c.dim() == 2, desc,
+  VQ_CHECK(ShapeError, a.dim() == 2 && b.dim() == 2 && c.dim() == 2, desc,
                     ": all three must be 2-D");
   const Tensor oa = trans_a ? a.t() : a;
   const Tensor ob = trans_b ? b.t() : b;
-  check<ShapeError>(oa.size(1) == ob.size(0) && c.size(0) == oa.size(0) && c.size(1) == ob.size(1),
+  VQ_CHECK(ShapeError, oa.size(1) == ob.size(0) && c.size(0) == oa.size(0) && c.size(1) == ob.size(1),
                     desc, ": op(a) is ", ShapeText{&oa}, ", op(b) is ", ShapeText{&ob},
                     ", c must be [", oa.size(0), ", ", ob.size(1), "]");
-  check<ShapeError>(c.is_contiguous(), desc, ": c must be contiguous");
-  check<ShapeError>(!c.same_storage(a) && !c.same_storage(b), desc,
+  VQ_CHECK(ShapeError, c.is_contiguous(), desc, ": c must be contiguous");
+  VQ_CHECK(ShapeError, !c.same_storage(a) && !c.same_storage(b), desc,
                     ": c must not share memory with a or b");
   gemm_engine(blas_ready(oa), blas_ready(ob), c, alpha, beta);
   c.bump_version();
@@ -214,11 +214,11 @@ Tensor bmm(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   detail::check_f32("bmm", "b", b);
   check_device_built("bmm", a);
   const ShapesMsg desc{"bmm", &a, trans_a, &b, trans_b};
-  check<ShapeError>(a.dim() == 3 && b.dim() == 3, desc, ": both must be 3-D [B, rows, cols]");
+  VQ_CHECK(ShapeError, a.dim() == 3 && b.dim() == 3, desc, ": both must be 3-D [B, rows, cols]");
   const Tensor oa = trans_a ? a.transpose(1, 2) : a;
   const Tensor ob = trans_b ? b.transpose(1, 2) : b;
-  check<ShapeError>(oa.size(0) == ob.size(0), desc, ": batch sizes differ");
-  check<ShapeError>(oa.size(2) == ob.size(1), desc, " cannot be multiplied (", oa.size(2),
+  VQ_CHECK(ShapeError, oa.size(0) == ob.size(0), desc, ": batch sizes differ");
+  VQ_CHECK(ShapeError, oa.size(2) == ob.size(1), desc, " cannot be multiplied (", oa.size(2),
                     " != ", ob.size(1), ")");
   Tensor out = Tensor::empty({oa.size(0), oa.size(1), ob.size(2)}, DType::f32, a.device());
   gemm_engine(blas_ready(oa), blas_ready(ob), out, 1.f, 0.f);

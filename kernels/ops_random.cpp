@@ -12,7 +12,7 @@
 namespace vq::ops {
 
 Tensor randperm(int64_t n, Generator& gen, Device device) {
-  check<ShapeError>(n >= 0, "randperm: n must be non-negative, got ", n);
+  VQ_CHECK(ShapeError, n >= 0, "randperm: n must be non-negative, got ", n);
   Tensor out = Tensor::empty({n}, DType::i64, device);
   const uint64_t base = gen.reserve(static_cast<uint64_t>(n));
   if (n == 0) return out;
@@ -32,13 +32,13 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, G
   const char* op = "multinomial";
   detail::check_args(op, {&probs});
   detail::check_f32(op, "probs", probs);
-  check<ShapeError>(probs.dim() == 1 || probs.dim() == 2, op, ": probs must be [K] or [R, K], got ",
+  VQ_CHECK(ShapeError, probs.dim() == 1 || probs.dim() == 2, op, ": probs must be [K] or [R, K], got ",
                     probs.str());
   const int64_t K = probs.size(-1);
   const int64_t R = probs.dim() == 2 ? probs.size(0) : 1;
-  check<ShapeError>(K > 0, op, ": probs has no categories (probs=", shape_str(probs.shape()), ")");
-  check<ShapeError>(num_samples > 0, op, ": num_samples must be positive, got ", num_samples);
-  check<ShapeError>(replacement || num_samples <= K, op, ": cannot draw ", num_samples,
+  VQ_CHECK(ShapeError, K > 0, op, ": probs has no categories (probs=", shape_str(probs.shape()), ")");
+  VQ_CHECK(ShapeError, num_samples > 0, op, ": num_samples must be positive, got ", num_samples);
+  VQ_CHECK(ShapeError, replacement || num_samples <= K, op, ": cannot draw ", num_samples,
                     " samples without replacement from ", K,
                     " categories (probs=", shape_str(probs.shape()), ")");
   Tensor p = probs.contiguous();
@@ -55,11 +55,11 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, G
     detail::no_cuda(op);
 #endif
   }
-  check<ShapeError>(bad == 0, op, ": probs must be finite and non-negative, found ", bad,
+  VQ_CHECK(ShapeError, bad == 0, op, ": probs must be finite and non-negative, found ", bad,
                     " invalid entries (probs=", shape_str(probs.shape()), ")");
-  check<ShapeError>(zero_rows == 0, op, ": every row of probs must have a positive sum, ",
+  VQ_CHECK(ShapeError, zero_rows == 0, op, ": every row of probs must have a positive sum, ",
                     zero_rows, " rows do not (probs=", shape_str(probs.shape()), ")");
-  check<ShapeError>(replacement || min_nonzero >= num_samples, op, ": cannot draw ", num_samples,
+  VQ_CHECK(ShapeError, replacement || min_nonzero >= num_samples, op, ": cannot draw ", num_samples,
                     " samples without replacement: a row has only ", min_nonzero,
                     " categories with non-zero probability (probs=", shape_str(probs.shape()), ")");
   Shape oshape = probs.dim() == 2 ? Shape{R, num_samples} : Shape{num_samples};

@@ -78,7 +78,7 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool unbiased, boo
 }
 
 Tensor norm(const Tensor& x, const std::vector<int64_t>& dims, double p, bool keepdim) {
-  check<ConfigError>(p > 0.0, "norm: p must be > 0 (or inf), got ", p, " for x=",
+  VQ_CHECK(ConfigError, p > 0.0, "norm: p must be > 0 (or inf), got ", p, " for x=",
                      detail::ShapeText{&x.shape()});
   const ReducePlan plan = checked_plan("norm", x, dims, keepdim);
   ReduceSpec spec;
@@ -114,7 +114,7 @@ int64_t count_on_host(const char* op, const Tensor& x) {
 
 int64_t count_bool(const char* op, const Tensor& x) {
   detail::check_args(op, {&x});
-  check<DTypeError>(x.dtype() == DType::boolean || x.dtype() == DType::u8, op,
+  VQ_CHECK(DTypeError, x.dtype() == DType::boolean || x.dtype() == DType::u8, op,
                     ": x must be bool or u8, got ", dtype_name(x.dtype()),
                     detail::ShapeText{&x.shape()});
   return count_on_host(op, x);

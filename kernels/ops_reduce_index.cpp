@@ -35,7 +35,7 @@ ReducePlan plan_nonempty(const char* op, const Tensor& x, int64_t dim, bool keep
   detail::check_args(op, {&x});
   detail::check_f32(op, "x", x);
   ReducePlan p = detail::plan_dim(op, x, dim, keepdim);
-  check<ShapeError>(p.R > 0, op, ": cannot reduce over dim ", dim, " of size 0 (x=",
+  VQ_CHECK(ShapeError, p.R > 0, op, ": cannot reduce over dim ", dim, " of size 0 (x=",
                     detail::ShapeText{&x.shape()}, ")");
   return p;
 }
@@ -59,7 +59,7 @@ Tensor arg(const char* op, const Tensor& x, int64_t dim, bool keepdim, bool is_m
 Tensor all_reduce(const char* op, const Tensor& x, bool is_max) {
   detail::check_args(op, {&x});
   detail::check_f32(op, "x", x);
-  check<ShapeError>(x.numel() > 0, op, ": empty input x=", detail::ShapeText{&x.shape()},
+  VQ_CHECK(ShapeError, x.numel() > 0, op, ": empty input x=", detail::ShapeText{&x.shape()},
                     " has no max/min");
   ReducePlan p;
   p.src = x.contiguous();

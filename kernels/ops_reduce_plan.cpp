@@ -24,11 +24,11 @@ ReducePlan plan_reduce(const char* op, const Tensor& x, const std::vector<int64_
   std::vector<bool> red(nd, dims.empty());
   for (int64_t d : dims) {
     const int64_t n = nd == 0 ? 1 : static_cast<int64_t>(nd);
-    check<ShapeError>(d >= -n && d < n, op, ": dim ", d, " out of range for x=",
+    VQ_CHECK(ShapeError, d >= -n && d < n, op, ": dim ", d, " out of range for x=",
                       ShapeText{&shape}, " (dims=", DimsText{&dims}, ")");
     if (nd == 0) continue;  // a scalar reduces over "dim 0" trivially
     const size_t w = static_cast<size_t>(d < 0 ? d + n : d);
-    check<ShapeError>(!red[w], op, ": dim ", w, " repeated in dims=", DimsText{&dims},
+    VQ_CHECK(ShapeError, !red[w], op, ": dim ", w, " repeated in dims=", DimsText{&dims},
                       " for x=", ShapeText{&shape});
     red[w] = true;
   }
@@ -82,7 +82,7 @@ ReducePlan plan_dim(const char* op, const Tensor& x, int64_t dim, bool keepdim) 
   const Shape& shape = x.shape();
   const size_t nd = shape.size();
   const int64_t n = nd == 0 ? 1 : static_cast<int64_t>(nd);
-  check<ShapeError>(dim >= -n && dim < n, op, ": dim ", dim, " out of range for x=",
+  VQ_CHECK(ShapeError, dim >= -n && dim < n, op, ": dim ", dim, " out of range for x=",
                     ShapeText{&shape});
   ReducePlan p;
   p.src = x.contiguous();

@@ -43,15 +43,15 @@ void copy_rows(const Tensor& out, void* dst, size_t dpitch, const void* src, siz
 
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
   const char* op = "cat";
-  check<ShapeError>(!xs.empty(), op, ": expected a non-empty list of tensors");
+  VQ_CHECK(ShapeError, !xs.empty(), op, ": expected a non-empty list of tensors");
   const Tensor& x0 = xs[0];
   for (size_t i = 0; i < xs.size(); ++i) {
     check(xs[i].defined(), op, ": tensor ", i, " is undefined");
-    check<DeviceError>(xs[i].device() == x0.device(), op,
+    VQ_CHECK(DeviceError, xs[i].device() == x0.device(), op,
                        ": tensors on different devices: ", x0.str(), " and ", xs[i].str());
-    check<DTypeError>(xs[i].dtype() == x0.dtype(), op,
+    VQ_CHECK(DTypeError, xs[i].dtype() == x0.dtype(), op,
                       ": tensors have different dtypes: ", x0.str(), " and ", xs[i].str());
-    check<ShapeError>(xs[i].dim() > 0, op, ": zero-dimensional tensor ", i,
+    VQ_CHECK(ShapeError, xs[i].dim() > 0, op, ": zero-dimensional tensor ", i,
                       " cannot be concatenated (shapes ", shape_list(xs), ")");
   }
   const int64_t d = wrap_dim(dim, x0.dim(), op);
@@ -60,7 +60,7 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
   for (const Tensor& x : xs) {
     bool ok = x.dim() == x0.dim();
     for (int64_t k = 0; ok && k < x0.dim(); ++k) ok = (k == d) || x.size(k) == x0.size(k);
-    check<ShapeError>(ok, op, ": shapes ", shape_list(xs), " must match except in dim ", d);
+    VQ_CHECK(ShapeError, ok, op, ": shapes ", shape_list(xs), " must match except in dim ", d);
     shape[d] += x.size(d);
   }
   Tensor out = Tensor::empty(shape, x0.dtype(), x0.device());
@@ -85,10 +85,10 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
 
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
   const char* op = "stack";
-  check<ShapeError>(!xs.empty(), op, ": expected a non-empty list of tensors");
+  VQ_CHECK(ShapeError, !xs.empty(), op, ": expected a non-empty list of tensors");
   for (size_t i = 0; i < xs.size(); ++i) {
     check(xs[i].defined(), op, ": tensor ", i, " is undefined");
-    check<ShapeError>(xs[i].shape() == xs[0].shape(), op,
+    VQ_CHECK(ShapeError, xs[i].shape() == xs[0].shape(), op,
                       ": all tensors must have the same shape, got ", shape_list(xs));
   }
   const int64_t d = wrap_dim(dim, xs[0].dim() + 1, op);
@@ -101,10 +101,10 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
 std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
   const char* op = "split";
   check(x.defined(), op, ": undefined tensor argument");
-  check<ShapeError>(x.dim() > 0, op, ": cannot split a zero-dimensional tensor");
+  VQ_CHECK(ShapeError, x.dim() > 0, op, ": cannot split a zero-dimensional tensor");
   const int64_t d = wrap_dim(dim, x.dim(), op);
   const int64_t n = x.size(d);
-  check<ShapeError>(split_size > 0 || (split_size == 0 && n == 0), op,
+  VQ_CHECK(ShapeError, split_size > 0 || (split_size == 0 && n == 0), op,
                     ": split_size must be positive, got ", split_size, " for dim ", d,
                     " of x=", shape_str(x.shape()));
   std::vector<Tensor> parts;
@@ -120,7 +120,7 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
 std::vector<Tensor> split_sizes(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim) {
   const char* op = "split_sizes";
   check(x.defined(), op, ": undefined tensor argument");
-  check<ShapeError>(x.dim() > 0, op, ": cannot split a zero-dimensional tensor");
+  VQ_CHECK(ShapeError, x.dim() > 0, op, ": cannot split a zero-dimensional tensor");
   const int64_t d = wrap_dim(dim, x.dim(), op);
   int64_t total = 0;
   std::string list;
@@ -130,7 +130,7 @@ std::vector<Tensor> split_sizes(const Tensor& x, const std::vector<int64_t>& siz
   }
   bool nonneg = true;
   for (int64_t s : sizes) nonneg = nonneg && s >= 0;
-  check<ShapeError>(nonneg && total == x.size(d), op, ": sizes [", list,
+  VQ_CHECK(ShapeError, nonneg && total == x.size(d), op, ": sizes [", list,
                     "] must be non-negative and sum to ", x.size(d), " (dim ", d,
                     " of x=", shape_str(x.shape()), ")");
   std::vector<Tensor> parts;
@@ -145,8 +145,8 @@ std::vector<Tensor> split_sizes(const Tensor& x, const std::vector<int64_t>& siz
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   const char* op = "chunk";
   check(x.defined(), op, ": undefined tensor argument");
-  check<ShapeError>(chunks > 0, op, ": chunks must be positive, got ", chunks);
-  check<ShapeError>(x.dim() > 0, op, ": cannot chunk a zero-dimensional tensor");
+  VQ_CHECK(ShapeError, chunks > 0, op, ": chunks must be positive, got ", chunks);
+  VQ_CHECK(ShapeError, x.dim() > 0, op, ": cannot chunk a zero-dimensional tensor");
   const int64_t d = wrap_dim(dim, x.dim(), op);
   const int64_t n = x.size(d);
   if (n == 0) return split_sizes(x, std::vector<int64_t>(static_cast<size_t>(chunks), 0), d);
@@ -157,7 +157,7 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
   const char* op = "pad";
   check(x.defined(), op, ": undefined tensor argument");
   const int64_t nd = x.dim();
-  check<ShapeError>(pads.size() % 2 == 0 && static_cast<int64_t>(pads.size()) <= 2 * nd, op,
+  VQ_CHECK(ShapeError, pads.size() % 2 == 0 && static_cast<int64_t>(pads.size()) <= 2 * nd, op,
                     ": pads must have an even length of at most 2 * ndim = ", 2 * nd, ", got ",
                     pads.size(), " for x=", shape_str(x.shape()));
   Shape shape = x.shape();
@@ -168,7 +168,7 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
     const int64_t d = nd - 1 - static_cast<int64_t>(p);
     const int64_t before = pads[2 * p], after = pads[2 * p + 1];
     shape[d] = x.size(d) + before + after;
-    check<ShapeError>(shape[d] >= 0, op, ": padding (", before, ", ", after, ") of dim ", d,
+    VQ_CHECK(ShapeError, shape[d] >= 0, op, ": padding (", before, ", ", after, ") of dim ", d,
                       " of x=", shape_str(x.shape()), " gives negative size ", shape[d]);
     s0[d] = before < 0 ? -before : 0;
     o0[d] = before > 0 ? before : 0;

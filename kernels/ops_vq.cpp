@@ -23,17 +23,17 @@ namespace {
 std::string desc(const Tensor& t) { return std::string(dtype_name(t.dtype())) + shape_str(t.shape()); }
 
 void check_defined(const char* op, const char* what, const Tensor& t) {
-  check<Error>(t.defined(), op, ": ", what, " is an undefined tensor");
+  VQ_CHECK(Error, t.defined(), op, ": ", what, " is an undefined tensor");
 }
 
 void check_same_dev(const char* op, const char* a, const Tensor& ta, const char* b,
                     const Tensor& tb) {
-  check<DeviceError>(ta.device() == tb.device(), op, ": ", a, " and ", b,
+  VQ_CHECK(DeviceError, ta.device() == tb.device(), op, ": ", a, " and ", b,
                      " must be on one device, got ", a, "=", ta.str(), " and ", b, "=", tb.str());
 }
 
 void check_dtype_is(const char* op, const char* what, const Tensor& t, DType want) {
-  check<DTypeError>(t.dtype() == want, op, ": ", what, " must be ", dtype_name(want), ", got ",
+  VQ_CHECK(DTypeError, t.dtype() == want, op, ": ", what, " must be ", dtype_name(want), ", got ",
                     what, "=", desc(t));
 }
 
@@ -54,23 +54,23 @@ NcProblem resolve_nc(const char* op, const Tensor& x, const Tensor& codes) {
   check_same_dev(op, "x", x, "codes", codes);
   check_dtype_is(op, "x", x, DType::f32);
   check_dtype_is(op, "codes", codes, DType::f32);
-  check<ShapeError>(x.dim() == 2 || x.dim() == 3, op,
+  VQ_CHECK(ShapeError, x.dim() == 2 || x.dim() == 3, op,
                     ": x must be [N, D] or [H, N, D], got x=", desc(x));
-  check<ShapeError>(codes.dim() == 2 || codes.dim() == 3, op,
+  VQ_CHECK(ShapeError, codes.dim() == 2 || codes.dim() == 3, op,
                     ": codes must be [K, D] or [H, K, D], got codes=", desc(codes));
-  check<ShapeError>(x.size(-1) == codes.size(-1), op,
+  VQ_CHECK(ShapeError, x.size(-1) == codes.size(-1), op,
                     ": x=[N, D] and codes=[K, D] must share D, got x=", desc(x),
                     " and codes=", desc(codes));
   NcProblem p;
   p.N = x.size(-2);
   p.K = codes.size(-2);
   p.D = x.size(-1);
-  check<ShapeError>(p.K >= 1, op, ": codes must hold at least one code, got codes=", desc(codes));
-  check<ShapeError>(p.K < INT_MAX && p.D < INT_MAX, op,
+  VQ_CHECK(ShapeError, p.K >= 1, op, ": codes must hold at least one code, got codes=", desc(codes));
+  VQ_CHECK(ShapeError, p.K < INT_MAX && p.D < INT_MAX, op,
                     ": K and D must be below 2^31, got codes=", desc(codes));
   const int64_t hx = x.dim() == 3 ? x.size(0) : 1;
   const int64_t hc = codes.dim() == 3 ? codes.size(0) : 1;
-  check<ShapeError>(hx == hc || hx == 1 || hc == 1, op,
+  VQ_CHECK(ShapeError, hx == hc || hx == 1 || hc == 1, op,
                     ": heads of x=[H, N, D] and codes=[H, K, D] must match (or one be 1), got x=",
                     desc(x), " and codes=", desc(codes));
   p.H = std::max(hx, hc);
@@ -118,7 +118,7 @@ NearestCode nearest_code(const Tensor& x, const Tensor& codes, VqMetric metric) 
 NearestCode nearest_code_topk(const Tensor& x, const Tensor& codes, int64_t k, VqMetric metric) {
   const char* op = "nearest_code_topk";
   const NcProblem p = resolve_nc(op, x, codes);
-  check<ShapeError>(k >= 1 && k <= std::min<int64_t>(p.K, 32), op,
+  VQ_CHECK(ShapeError, k >= 1 && k <= std::min<int64_t>(p.K, 32), op,
                     ": k must lie in [1, min(K, 32)], got k=", k, " with codes=", desc(codes));
   const Tensor xc = x.contiguous(), cc = codes.contiguous();
   Shape shape = p.out_prefix();
@@ -170,21 +170,21 @@ CodeStats code_stats(const Tensor& indices, const Tensor& x, int64_t num_codes,
   check_same_dev(op, "indices", indices, "x", x);
   check_dtype_is(op, "indices", indices, DType::i64);
   check_dtype_is(op, "x", x, DType::f32);
-  check<ShapeError>(indices.dim() == 1 || indices.dim() == 2, op,
+  VQ_CHECK(ShapeError, indices.dim() == 1 || indices.dim() == 2, op,
                     ": indices must be [N] or [H, N], got indices=", desc(indices));
   const bool batched = indices.dim() == 2;
   const int64_t H = batched ? indices.size(0) : 1, N = indices.size(-1);
   const bool x_ok = x.dim() == 2 ? x.size(0) == N
                                  : (batched && x.dim() == 3 && x.size(0) == H && x.size(1) == N);
-  check<ShapeError>(x_ok, op,
+  VQ_CHECK(ShapeError, x_ok, op,
                     ": x must be [N, D] (or [H, N, D] for indices [H, N]) matching indices, got "
                     "indices=", desc(indices), " and x=", desc(x));
-  check<ShapeError>(num_codes >= 1, op, ": num_codes must be >= 1, got ", num_codes);
+  VQ_CHECK(ShapeError, num_codes >= 1, op, ": num_codes must be >= 1, got ", num_codes);
   const int64_t D = x.size(-1);
   auto check_rowwise = [&](const char* what, const Tensor& t) {
     check_defined(op, what, t);
     check_same_dev(op, "indices", indices, what, t);
-    check<ShapeError>(t.shape() == Shape{N} || t.shape() == indices.shape(), op, ": ", what,
+    VQ_CHECK(ShapeError, t.shape() == Shape{N} || t.shape() == indices.shape(), op, ": ", what,
                       " must be [N] or shaped like indices, got indices=", desc(indices), " and ",
                       what, "=", desc(t));
   };
@@ -196,7 +196,7 @@ CodeStats code_stats(const Tensor& indices, const Tensor& x, int64_t num_codes,
   }
   if (mask) {
     check_rowwise("mask", *mask);
-    check<DTypeError>(mask->dtype() == DType::boolean || mask->dtype() == DType::u8, op,
+    VQ_CHECK(DTypeError, mask->dtype() == DType::boolean || mask->dtype() == DType::u8, op,
                       ": mask must be bool or u8, got mask=", desc(*mask));
     mc = mask->contiguous();
   }
@@ -256,10 +256,10 @@ std::pair<int64_t, int64_t> rotation_dims(const char* op,
     if (!first) {
       first = t;
       first_name = name;
-      check<ShapeError>(t->dim() >= 1, op, ": ", name, " must be [..., D], got ", name, "=", desc(*t));
+      VQ_CHECK(ShapeError, t->dim() >= 1, op, ": ", name, " must be [..., D], got ", name, "=", desc(*t));
     } else {
       check_same_dev(op, first_name, *first, name, *t);
-      check<ShapeError>(t->shape() == first->shape(), op, ": ", first_name, " and ", name,
+      VQ_CHECK(ShapeError, t->shape() == first->shape(), op, ": ", first_name, " and ", name,
                         " must have one shape, got ", first_name, "=", desc(*first), " and ", name,
                         "=", desc(*t));
     }

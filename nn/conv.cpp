@@ -30,9 +30,9 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, i
     : Conv2d(make_options(in_channels, out_channels, kernel_size, stride, padding, bias), gen) {}
 
 Conv2d::Conv2d(const Conv2dOptions& o, Generator& gen) : opt_(o) {
-  check<ConfigError>(o.in_channels >= 1 && o.out_channels >= 1, "Conv2d: in_channels and "
+  VQ_CHECK(ConfigError, o.in_channels >= 1 && o.out_channels >= 1, "Conv2d: in_channels and "
                      "out_channels must be >= 1, got ", o.in_channels, " and ", o.out_channels);
-  check<ConfigError>(o.kernel_size[0] >= 1 && o.kernel_size[1] >= 1 && o.stride[0] >= 1 &&
+  VQ_CHECK(ConfigError, o.kernel_size[0] >= 1 && o.kernel_size[1] >= 1 && o.stride[0] >= 1 &&
                          o.stride[1] >= 1 && o.padding[0] >= 0 && o.padding[1] >= 0,
                      "Conv2d: kernel_size and stride must be >= 1 and padding >= 0, got "
                      "kernel_size=", pair_str(o.kernel_size), " stride=", pair_str(o.stride),

@@ -19,11 +19,11 @@ Variable linear(const Variable& x, const Variable& weight, const Variable& bias)
   detail::check_args(op, {{"x", &x}, {"weight", &weight}, {"bias", &bias}});
   check(weight.defined(), op, ": weight is undefined");
   auto desc = [&] { return detail::describe({{"x", &x}, {"weight", &weight}, {"bias", &bias}}); };
-  check<ShapeError>(weight.dim() == 2, op, ": weight must be [out, in], got ", desc());
+  VQ_CHECK(ShapeError, weight.dim() == 2, op, ": weight must be [out, in], got ", desc());
   const int64_t out = weight.size(0), in = weight.size(1);
-  check<ShapeError>(x.dim() >= 1 && x.size(-1) == in, op, ": x must be [..., ", in,
+  VQ_CHECK(ShapeError, x.dim() >= 1 && x.size(-1) == in, op, ": x must be [..., ", in,
                     "] to match weight, got ", desc());
-  check<ShapeError>(!bias.defined() || (bias.dim() == 1 && bias.size(0) == out), op,
+  VQ_CHECK(ShapeError, !bias.defined() || (bias.dim() == 1 && bias.size(0) == out), op,
                     ": bias must be [", out, "], got ", desc());
   const Shape xs = x.shape();
   const int64_t N = x.numel() / std::max<int64_t>(in, 1);
@@ -62,13 +62,13 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   detail::check_args(op, {{"x", &x}, {"weight", &weight}, {"bias", &bias}});
   check(weight.defined(), op, ": weight is undefined");
   auto desc = [&] { return detail::describe({{"x", &x}, {"weight", &weight}, {"bias", &bias}}); };
-  check<ShapeError>(x.dim() == 4 && weight.dim() == 4, op,
+  VQ_CHECK(ShapeError, x.dim() == 4 && weight.dim() == 4, op,
                     ": expected x [B, C, H, W] and weight [O, C, KH, KW], got ", desc());
-  check<ShapeError>(x.size(1) == weight.size(1), op, ": x has ", x.size(1),
+  VQ_CHECK(ShapeError, x.size(1) == weight.size(1), op, ": x has ", x.size(1),
                     " channels but weight expects ", weight.size(1), ": ", desc());
-  check<ShapeError>(!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)), op,
+  VQ_CHECK(ShapeError, !bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0)), op,
                     ": bias must be [", weight.size(0), "], got ", desc());
-  check<ShapeError>(stride[0] >= 1 && stride[1] >= 1 && padding[0] >= 0 && padding[1] >= 0, op,
+  VQ_CHECK(ShapeError, stride[0] >= 1 && stride[1] >= 1 && padding[0] >= 0 && padding[1] >= 0, op,
                     ": stride must be >= 1 and padding >= 0, got stride (", stride[0], ", ",
                     stride[1], ") padding (", padding[0], ", ", padding[1], ")");
   cpu::Conv2dGeometry g;
@@ -83,7 +83,7 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   g.SW = stride[1];
   g.PH = padding[0];
   g.PW = padding[1];
-  check<ShapeError>(g.H + 2 * g.PH >= g.KH && g.W + 2 * g.PW >= g.KW && g.KH >= 1 && g.KW >= 1,
+  VQ_CHECK(ShapeError, g.H + 2 * g.PH >= g.KH && g.W + 2 * g.PW >= g.KW && g.KH >= 1 && g.KW >= 1,
                     op, ": kernel ", g.KH, "x", g.KW, " is larger than the padded input (padding ",
                     g.PH, ", ", g.PW, "): ", desc());
   g.infer_output();

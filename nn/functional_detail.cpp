@@ -19,9 +19,9 @@ void check_args(const char* op, std::initializer_list<NamedArg> args) {
   check(first->defined(), op, ": undefined input ", args.begin()->first);
   for (const auto& a : args) {
     if (!a.second->defined()) continue;
-    check<DTypeError>(a.second->dtype() == DType::f32, op, ": ", a.first, " must be f32, got ",
+    VQ_CHECK(DTypeError, a.second->dtype() == DType::f32, op, ": ", a.first, " must be f32, got ",
                       describe(args));
-    check<DeviceError>(a.second->device() == first->device(), op,
+    VQ_CHECK(DeviceError, a.second->device() == first->device(), op,
                        ": arguments on different devices: ", describe(args));
   }
 }

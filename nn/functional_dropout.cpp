@@ -10,7 +10,7 @@ namespace vq::nn {
 Variable dropout(const Variable& x, double p, bool training, Generator& gen) {
   const char* op = "dropout";
   detail::check_args(op, {{"x", &x}});
-  check<ConfigError>(p >= 0.0 && p <= 1.0, op, ": p must be in [0, 1], got ", p);
+  VQ_CHECK(ConfigError, p >= 0.0 && p <= 1.0, op, ": p must be in [0, 1], got ", p);
   if (!training || p == 0.0) return x;
   if (p == 1.0) return ag::mul(x, 0.0);
   // keep where u >= p (probability 1 - p), u uniform [0, 1) from the generator

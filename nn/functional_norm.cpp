@@ -29,10 +29,10 @@ Variable layer_norm(const Variable& x, const Shape& normalized_shape, const Vari
   const int64_t k = static_cast<int64_t>(normalized_shape.size());
   bool ok = k >= 1 && x.dim() >= k;
   for (int64_t i = 0; ok && i < k; ++i) ok = x.size(x.dim() - k + i) == normalized_shape[i];
-  check<ShapeError>(ok, op, ": x must end with normalized_shape ", shape_str(normalized_shape),
+  VQ_CHECK(ShapeError, ok, op, ": x must end with normalized_shape ", shape_str(normalized_shape),
                     ", got ", desc());
   for (const Variable* p : {&weight, &bias})
-    check<ShapeError>(!p->defined() || p->shape() == normalized_shape, op,
+    VQ_CHECK(ShapeError, !p->defined() || p->shape() == normalized_shape, op,
                       ": weight and bias must have normalized_shape ",
                       shape_str(normalized_shape), ", got ", desc());
   const int64_t D = shape_numel(normalized_shape);
@@ -100,13 +100,13 @@ Variable group_norm(const Variable& x, int64_t num_groups, const Variable& weigh
   const char* op = "group_norm";
   detail::check_args(op, {{"x", &x}, {"weight", &weight}, {"bias", &bias}});
   auto desc = [&] { return detail::describe({{"x", &x}, {"weight", &weight}, {"bias", &bias}}); };
-  check<ConfigError>(num_groups >= 1, op, ": num_groups must be >= 1, got ", num_groups);
-  check<ShapeError>(x.dim() >= 2, op, ": expected x [B, C, *], got ", desc());
+  VQ_CHECK(ConfigError, num_groups >= 1, op, ": num_groups must be >= 1, got ", num_groups);
+  VQ_CHECK(ShapeError, x.dim() >= 2, op, ": expected x [B, C, *], got ", desc());
   const int64_t B = x.size(0), C = x.size(1), G = num_groups;
-  check<ShapeError>(C % G == 0, op, ": num_channels ", C, " is not divisible by num_groups ", G,
+  VQ_CHECK(ShapeError, C % G == 0, op, ": num_channels ", C, " is not divisible by num_groups ", G,
                     ": ", desc());
   for (const Variable* p : {&weight, &bias})
-    check<ShapeError>(!p->defined() || (p->dim() == 1 && p->size(0) == C), op,
+    VQ_CHECK(ShapeError, !p->defined() || (p->dim() == 1 && p->size(0) == C), op,
                       ": weight and bias must be [", C, "], got ", desc());
   const int64_t S = B * C > 0 ? x.numel() / (B * C) : 0;
   const Device dev = x.device();

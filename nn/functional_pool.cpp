@@ -25,9 +25,9 @@ Variable max_pool2d(const Variable& x, std::array<int64_t, 2> kernel,
                     std::array<int64_t, 2> stride, std::array<int64_t, 2> padding) {
   const char* op = "max_pool2d";
   detail::check_args(op, {{"x", &x}});
-  check<ShapeError>(x.dim() == 3 || x.dim() == 4, op, ": expected x [B, C, H, W] or [C, H, W], got ",
+  VQ_CHECK(ShapeError, x.dim() == 3 || x.dim() == 4, op, ": expected x [B, C, H, W] or [C, H, W], got ",
                     x.value().str());
-  check<ShapeError>(kernel[0] >= 1 && kernel[1] >= 1 && stride[0] >= 1 && stride[1] >= 1 &&
+  VQ_CHECK(ShapeError, kernel[0] >= 1 && kernel[1] >= 1 && stride[0] >= 1 && stride[1] >= 1 &&
                         padding[0] >= 0 && padding[1] >= 0 && 2 * padding[0] <= kernel[0] &&
                         2 * padding[1] <= kernel[1],
                     op, ": need kernel >= 1, stride >= 1 and 0 <= padding <= kernel / 2, got kernel (",
@@ -45,7 +45,7 @@ Variable max_pool2d(const Variable& x, std::array<int64_t, 2> kernel,
   g.PW = padding[1];
   g.Ho = (g.H + 2 * g.PH - g.KH) / g.SH + 1;
   g.Wo = (g.W + 2 * g.PW - g.KW) / g.SW + 1;
-  check<ShapeError>(g.H + 2 * g.PH >= g.KH && g.W + 2 * g.PW >= g.KW, op, ": kernel (", g.KH,
+  VQ_CHECK(ShapeError, g.H + 2 * g.PH >= g.KH && g.W + 2 * g.PW >= g.KW, op, ": kernel (", g.KH,
                     ", ", g.KW, ") is larger than the padded input ", x.value().str());
   Shape ys = x.shape();
   ys[ys.size() - 2] = g.Ho;
@@ -92,9 +92,9 @@ Variable max_pool2d(const Variable& x, std::array<int64_t, 2> kernel,
 Variable upsample_nearest2d(const Variable& x, std::array<int64_t, 2> scale) {
   const char* op = "upsample_nearest2d";
   detail::check_args(op, {{"x", &x}});
-  check<ShapeError>(x.dim() == 3 || x.dim() == 4, op,
+  VQ_CHECK(ShapeError, x.dim() == 3 || x.dim() == 4, op,
                     ": expected x [B, C, H, W] or [C, H, W], got ", x.value().str());
-  check<ConfigError>(scale[0] >= 1 && scale[1] >= 1, op,
+  VQ_CHECK(ConfigError, scale[0] >= 1 && scale[1] >= 1, op,
                      ": scale_factor must be an integer >= 1, got (", scale[0], ", ", scale[1],
                      ")");
   const int64_t H = x.size(-2), W = x.size(-1), sh = scale[0], sw = scale[1];

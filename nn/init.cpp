@@ -12,7 +12,7 @@ namespace {
 
 void check_f32(const char* op, const Tensor& t) {
   check(t.defined(), op, ": undefined tensor");
-  check<DTypeError>(t.dtype() == DType::f32, op, ": tensor must be f32, got ", t.str());
+  VQ_CHECK(DTypeError, t.dtype() == DType::f32, op, ": tensor must be f32, got ", t.str());
 }
 
 int64_t pick_fan(const Shape& shape, FanMode mode) {
@@ -23,7 +23,7 @@ int64_t pick_fan(const Shape& shape, FanMode mode) {
 }  // namespace
 
 Fans calculate_fans(const Shape& shape) {
-  check<ShapeError>(shape.size() >= 2,
+  VQ_CHECK(ShapeError, shape.size() >= 2,
                     "init: fan in and fan out can not be computed for a tensor with fewer than 2 "
                     "dimensions, got ",
                     shape_str(shape));
@@ -96,7 +96,7 @@ void xavier_normal_(Tensor& t, double gain, Generator& gen) {
 
 void orthogonal_(Tensor& t, double gain, Generator& gen) {
   check_f32("orthogonal_", t);
-  check<ShapeError>(t.dim() >= 2, "orthogonal_: only tensors with 2 or more dimensions are supported, got ",
+  VQ_CHECK(ShapeError, t.dim() >= 2, "orthogonal_: only tensors with 2 or more dimensions are supported, got ",
                     t.str());
   const int64_t rows = t.size(0), cols = rows > 0 ? t.numel() / rows : 0;
   if (t.numel() == 0) return;

@@ -8,7 +8,7 @@ namespace vq::nn {
 
 Linear::Linear(int64_t in_features, int64_t out_features, bool bias, Generator& gen)
     : in_(in_features), out_(out_features) {
-  check<ConfigError>(in_features >= 0 && out_features >= 0,
+  VQ_CHECK(ConfigError, in_features >= 0 && out_features >= 0,
                      "Linear: in_features and out_features must be >= 0, got ", in_features,
                      " and ", out_features);
   Tensor w = Tensor::empty({out_, in_});

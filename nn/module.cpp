@@ -7,14 +7,14 @@
 namespace vq::nn {
 
 void Module::check_new_name(const std::string& name) const {
-  check<ConfigError>(!name.empty() && name.find('.') == std::string::npos,
+  VQ_CHECK(ConfigError, !name.empty() && name.find('.') == std::string::npos,
                      "Module: invalid member name '", name, "'");
   for (const auto& p : params_)
-    check<ConfigError>(p.first != name, "Module: '", name, "' registered twice");
+    VQ_CHECK(ConfigError, p.first != name, "Module: '", name, "' registered twice");
   for (const auto& b : buffers_)
-    check<ConfigError>(b->name != name, "Module: '", name, "' registered twice");
+    VQ_CHECK(ConfigError, b->name != name, "Module: '", name, "' registered twice");
   for (const auto& c : children_)
-    check<ConfigError>(c.first != name, "Module: '", name, "' registered twice");
+    VQ_CHECK(ConfigError, c.first != name, "Module: '", name, "' registered twice");
 }
 
 Variable Module::register_parameter(const std::string& name, Tensor value, bool requires_grad) {
@@ -32,7 +32,7 @@ Tensor* Module::register_buffer(const std::string& name, Tensor value, bool pers
 
 void Module::add_child(const std::string& name, std::shared_ptr<Module> child) {
   check_new_name(name);
-  check<ConfigError>(child != nullptr, "Module: child '", name, "' is null");
+  VQ_CHECK(ConfigError, child != nullptr, "Module: child '", name, "' is null");
   children_.emplace_back(name, std::move(child));
 }
 
@@ -132,7 +132,7 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
       dst = it->second.clone();
       return;
     }
-    check<ShapeError>(dst.shape() == it->second.shape(), "load_state_dict: '", key,
+    VQ_CHECK(ShapeError, dst.shape() == it->second.shape(), "load_state_dict: '", key,
                       "' has shape ", shape_str(it->second.shape()), " in the checkpoint but ",
                       shape_str(dst.shape()), " in the module");
     dst.copy_(it->second);

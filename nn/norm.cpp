@@ -10,7 +10,7 @@ LayerNorm::LayerNorm(const Shape& normalized_shape, double eps, bool elementwise
     : shape_(normalized_shape), eps_(eps) {
   bool ok = !normalized_shape.empty();
   for (int64_t s : normalized_shape) ok = ok && s >= 1;
-  check<ConfigError>(ok, "LayerNorm: normalized_shape must be non-empty with sizes >= 1, got ",
+  VQ_CHECK(ConfigError, ok, "LayerNorm: normalized_shape must be non-empty with sizes >= 1, got ",
                      shape_str(normalized_shape));
   if (elementwise_affine) {
     weight_ = register_parameter("weight", Tensor::ones(shape_));
@@ -32,7 +32,7 @@ std::string LayerNorm::repr() const {
 
 GroupNorm::GroupNorm(int64_t num_groups, int64_t num_channels, double eps, bool affine)
     : groups_(num_groups), channels_(num_channels), eps_(eps) {
-  check<ConfigError>(num_groups >= 1 && num_channels >= 1 && num_channels % num_groups == 0,
+  VQ_CHECK(ConfigError, num_groups >= 1 && num_channels >= 1 && num_channels % num_groups == 0,
                      "GroupNorm: num_channels must be divisible by num_groups (both >= 1), got "
                      "num_groups=", num_groups, " num_channels=", num_channels);
   if (affine) {

@@ -13,7 +13,7 @@ MaxPool2d::MaxPool2d(std::array<int64_t, 2> k, std::array<int64_t, 2> s,
     : k_(k), s_(s), p_(p) {
   for (int i = 0; i < 2; ++i) {
     if (s_[i] == 0) s_[i] = k_[i];
-    check<ConfigError>(k_[i] >= 1 && s_[i] >= 1 && p_[i] >= 0 && 2 * p_[i] <= k_[i],
+    VQ_CHECK(ConfigError, k_[i] >= 1 && s_[i] >= 1 && p_[i] >= 0 && 2 * p_[i] <= k_[i],
                        "MaxPool2d: need kernel_size >= 1, stride >= 0 (0 = kernel_size) and "
                        "0 <= padding <= kernel_size / 2, got kernel_size=(", k[0], ", ", k[1],
                        ") stride=(", s[0], ", ", s[1], ") padding=(", p[0], ", ", p[1], ")");
@@ -32,9 +32,9 @@ Upsample::Upsample(int64_t scale_factor, const std::string& mode)
 
 Upsample::Upsample(std::array<int64_t, 2> scale_factor, const std::string& mode)
     : scale_(scale_factor) {
-  check<ConfigError>(mode == "nearest", "Upsample: mode '", mode,
+  VQ_CHECK(ConfigError, mode == "nearest", "Upsample: mode '", mode,
                      "' is not supported (allowed: 'nearest')");
-  check<ConfigError>(scale_[0] >= 1 && scale_[1] >= 1,
+  VQ_CHECK(ConfigError, scale_[0] >= 1 && scale_[1] >= 1,
                      "Upsample: scale_factor must be an integer >= 1, got (", scale_[0], ", ",
                      scale_[1], ")");
 }

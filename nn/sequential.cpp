@@ -11,7 +11,7 @@ Sequential::Sequential(std::vector<std::shared_ptr<Layer>> layers) {
 }
 
 void Sequential::append(std::shared_ptr<Layer> layer) {
-  check<ConfigError>(layer != nullptr, "Sequential: layer ", layers_.size(), " is null");
+  VQ_CHECK(ConfigError, layer != nullptr, "Sequential: layer ", layers_.size(), " is null");
   register_module(std::to_string(layers_.size()), layer);
   layers_.push_back(std::move(layer));
 }
@@ -23,7 +23,7 @@ Variable Sequential::forward(const Variable& x) {
 }
 
 const std::shared_ptr<Layer>& Sequential::at(size_t i) const {
-  check<ConfigError>(i < layers_.size(), "Sequential: index ", i, " out of range (size ",
+  VQ_CHECK(ConfigError, i < layers_.size(), "Sequential: index ", i, " out of range (size ",
                      layers_.size(), ")");
   return layers_[i];
 }
@@ -52,9 +52,9 @@ MLP::MLP(const std::vector<int64_t>& dims, const MLPOptions& o, Generator& gen) 
   for (int64_t d : dims) ok = ok && d >= 1;
   std::string ds;
   for (int64_t d : dims) ds += str_cat(ds.empty() ? "" : ", ", d);
-  check<ConfigError>(ok, "MLP: dims must list at least an input and an output width, all >= 1, "
+  VQ_CHECK(ConfigError, ok, "MLP: dims must list at least an input and an output width, all >= 1, "
                      "got [", ds, "]");
-  check<ConfigError>(o.dropout >= 0.0 && o.dropout < 1.0, "MLP: dropout must be in [0, 1), got ",
+  VQ_CHECK(ConfigError, o.dropout >= 0.0 && o.dropout < 1.0, "MLP: dropout must be in [0, 1), got ",
                      o.dropout);
   make_activation(o.activation);  // validate the name even for a single layer
   for (size_t i = 0; i + 1 < dims.size(); ++i) {

@@ -19,12 +19,12 @@ AdamW::AdamW(std::vector<Variable> params, const AdamWOptions& o)
 Adam::Adam(std::vector<Variable> params, const AdamOptions& o, bool decoupled, const char* name)
     : Optimizer(std::move(params), o.lr, name), opt_(o), decoupled_(decoupled),
       state_(params_.size()) {
-  check<ConfigError>(o.eps >= 0.0, name_, ": invalid epsilon value ", o.eps, " (must be >= 0)");
-  check<ConfigError>(o.beta1 >= 0.0 && o.beta1 < 1.0, name_, ": invalid beta parameter at index 0: ",
+  VQ_CHECK(ConfigError, o.eps >= 0.0, name_, ": invalid epsilon value ", o.eps, " (must be >= 0)");
+  VQ_CHECK(ConfigError, o.beta1 >= 0.0 && o.beta1 < 1.0, name_, ": invalid beta parameter at index 0: ",
                      o.beta1, " (must be in [0, 1))");
-  check<ConfigError>(o.beta2 >= 0.0 && o.beta2 < 1.0, name_, ": invalid beta parameter at index 1: ",
+  VQ_CHECK(ConfigError, o.beta2 >= 0.0 && o.beta2 < 1.0, name_, ": invalid beta parameter at index 1: ",
                      o.beta2, " (must be in [0, 1))");
-  check<ConfigError>(o.weight_decay >= 0.0, name_, ": invalid weight_decay value ",
+  VQ_CHECK(ConfigError, o.weight_decay >= 0.0, name_, ": invalid weight_decay value ",
                      o.weight_decay, " (must be >= 0)");
 }
 

@@ -15,17 +15,17 @@ namespace vq::optim {
 Tensor clip_grad_norm_(const std::vector<Variable>& params, double max_norm, double norm_type,
                        bool error_if_nonfinite) {
   const char* op = "clip_grad_norm_";
-  check<ConfigError>(norm_type == 2.0, op, ": only norm_type 2 is supported, got ", norm_type);
-  check<ConfigError>(max_norm >= 0.0, op, ": max_norm must be >= 0, got ", max_norm);
+  VQ_CHECK(ConfigError, norm_type == 2.0, op, ": only norm_type 2 is supported, got ", norm_type);
+  VQ_CHECK(ConfigError, max_norm >= 0.0, op, ": max_norm must be >= 0, got ", max_norm);
   std::vector<Variable> with_grad;
   for (const Variable& p : params)
     if (p.defined() && p.has_grad()) with_grad.push_back(p);
   if (with_grad.empty()) return Tensor::zeros({});
   const Device dev = with_grad[0].grad().device();
   for (const Variable& p : with_grad) {
-    check<DeviceError>(p.grad().device() == dev, op, ": gradients on different devices: ",
+    VQ_CHECK(DeviceError, p.grad().device() == dev, op, ": gradients on different devices: ",
                        with_grad[0].grad().str(), " and ", p.grad().str());
-    check<DTypeError>(p.grad().dtype() == DType::f32, op, ": gradients must be f32, got ",
+    VQ_CHECK(DTypeError, p.grad().dtype() == DType::f32, op, ": gradients must be f32, got ",
                       p.grad().str());
   }
   // Gradients are scaled in place; a non-contiguous one is replaced by a contiguous copy.

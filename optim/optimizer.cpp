@@ -8,22 +8,22 @@ namespace vq::optim {
 
 Optimizer::Optimizer(std::vector<Variable> params, double lr, const char* name)
     : params_(std::move(params)), lr_(lr), name_(name) {
-  check<ConfigError>(!params_.empty(), name_, ": got an empty parameter list");
-  check<ConfigError>(lr >= 0.0, name_, ": invalid learning rate lr=", lr, " (must be >= 0)");
+  VQ_CHECK(ConfigError, !params_.empty(), name_, ": got an empty parameter list");
+  VQ_CHECK(ConfigError, lr >= 0.0, name_, ": invalid learning rate lr=", lr, " (must be >= 0)");
   std::set<const void*> seen;
   for (size_t i = 0; i < params_.size(); ++i) {
     const Variable& p = params_[i];
-    check<ConfigError>(p.defined() && p.requires_grad(), name_, ": parameter ", i,
+    VQ_CHECK(ConfigError, p.defined() && p.requires_grad(), name_, ": parameter ", i,
                        " is undefined or does not require grad");
-    check<DTypeError>(p.dtype() == DType::f32, name_, ": parameter ", i, " must be f32, got ",
+    VQ_CHECK(DTypeError, p.dtype() == DType::f32, name_, ": parameter ", i, " must be f32, got ",
                       p.value().str());
-    check<ConfigError>(seen.insert(p.impl().get()).second, name_, ": parameter ", i,
+    VQ_CHECK(ConfigError, seen.insert(p.impl().get()).second, name_, ": parameter ", i,
                        " appears more than once in the parameter list");
   }
 }
 
 void Optimizer::set_lr(double lr) {
-  check<ConfigError>(lr >= 0.0, name_, ": invalid learning rate lr=", lr, " (must be >= 0)");
+  VQ_CHECK(ConfigError, lr >= 0.0, name_, ": invalid learning rate lr=", lr, " (must be >= 0)");
   lr_ = lr;
 }
 
@@ -32,10 +32,10 @@ void Optimizer::step() {
     Variable& p = params_[i];
     if (!p.has_grad()) continue;
     Tensor& v = p.value();
-    check<ShapeError>(v.is_contiguous(), name_, ": parameter ", i,
+    VQ_CHECK(ShapeError, v.is_contiguous(), name_, ": parameter ", i,
                       " must be contiguous for the in-place update, got ", v.str());
     Tensor g = p.grad().contiguous();
-    check<DeviceError>(g.device() == v.device(), name_, ": gradient ", g.str(),
+    VQ_CHECK(DeviceError, g.device() == v.device(), name_, ": gradient ", g.str(),
                        " of parameter ", i, " is not on the parameter's device ", v.str());
     update(i, v, g);
     v.bump_version();
@@ -68,12 +68,12 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
       const Tensor& src = it->second;
       Tensor& dst = *kv.second;
       if (dst.defined()) {
-        check<ShapeError>(dst.shape() == src.shape(), name_, ".load_state_dict: '", key,
+        VQ_CHECK(ShapeError, dst.shape() == src.shape(), name_, ".load_state_dict: '", key,
                           "' has shape ", shape_str(src.shape()), " but the optimizer expects ",
                           shape_str(dst.shape()));
         dst.copy_(src);
       } else {
-        check<ShapeError>(src.dtype() == DType::i64 || src.shape() == params_[i].shape(), name_,
+        VQ_CHECK(ShapeError, src.dtype() == DType::i64 || src.shape() == params_[i].shape(), name_,
                           ".load_state_dict: '", key, "' has shape ", shape_str(src.shape()),
                           " but parameter ", i, " is ", shape_str(params_[i].shape()));
         // Step counters stay on the host; moments live on the parameter's device.
@@ -82,7 +82,7 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
     }
   }
   for (const auto& kv : state)
-    check<ConfigError>(used.count(kv.first) != 0, name_, ".load_state_dict: unexpected key '",
+    VQ_CHECK(ConfigError, used.count(kv.first) != 0, name_, ".load_state_dict: unexpected key '",
                        kv.first, "'");
 }
 

@@ -10,7 +10,7 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 
 void check_step(const char* who, int64_t step) {
-  check<ConfigError>(step >= 0, who, ": step must be >= 0, got ", step);
+  VQ_CHECK(ConfigError, step >= 0, who, ": step must be >= 0, got ", step);
 }
 }  // namespace
 
@@ -19,11 +19,11 @@ void LRSchedule::apply(Optimizer& opt, int64_t step) const { opt.set_lr(lr_at(st
 LinearWarmup::LinearWarmup(double base_lr, int64_t total_iters, double start_factor,
                            double end_factor)
     : base_(base_lr), start_(start_factor), end_(end_factor), total_(total_iters) {
-  check<ConfigError>(start_factor > 0.0 && start_factor <= 1.0,
+  VQ_CHECK(ConfigError, start_factor > 0.0 && start_factor <= 1.0,
                      "LinearWarmup: start_factor must be in (0, 1], got ", start_factor);
-  check<ConfigError>(end_factor >= 0.0 && end_factor <= 1.0,
+  VQ_CHECK(ConfigError, end_factor >= 0.0 && end_factor <= 1.0,
                      "LinearWarmup: end_factor must be in [0, 1], got ", end_factor);
-  check<ConfigError>(total_iters >= 1, "LinearWarmup: total_iters must be >= 1, got ",
+  VQ_CHECK(ConfigError, total_iters >= 1, "LinearWarmup: total_iters must be >= 1, got ",
                      total_iters);
 }
 
@@ -35,7 +35,7 @@ double LinearWarmup::lr_at(int64_t step) const {
 
 CosineAnnealing::CosineAnnealing(double base_lr, int64_t T_max, double eta_min)
     : base_(base_lr), eta_min_(eta_min), T_max_(T_max) {
-  check<ConfigError>(T_max >= 1, "CosineAnnealing: T_max must be >= 1, got ", T_max);
+  VQ_CHECK(ConfigError, T_max >= 1, "CosineAnnealing: T_max must be >= 1, got ", T_max);
 }
 
 double CosineAnnealing::lr_at(int64_t step) const {
@@ -48,10 +48,10 @@ WarmupCosine::WarmupCosine(double base_lr, int64_t warmup_steps, int64_t total_s
                            double min_lr, double start_factor)
     : base_(base_lr), min_(min_lr), start_(start_factor), warmup_(warmup_steps),
       total_(total_steps) {
-  check<ConfigError>(warmup_steps >= 0 && warmup_steps < total_steps,
+  VQ_CHECK(ConfigError, warmup_steps >= 0 && warmup_steps < total_steps,
                      "WarmupCosine: need 0 <= warmup_steps < total_steps, got warmup_steps=",
                      warmup_steps, " total_steps=", total_steps);
-  check<ConfigError>(start_factor >= 0.0 && start_factor <= 1.0,
+  VQ_CHECK(ConfigError, start_factor >= 0.0 && start_factor <= 1.0,
                      "WarmupCosine: start_factor must be in [0, 1], got ", start_factor);
 }
 

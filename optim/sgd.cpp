@@ -11,10 +11,10 @@ namespace vq::optim {
 
 SGD::SGD(std::vector<Variable> params, const SGDOptions& o)
     : Optimizer(std::move(params), o.lr, "SGD"), opt_(o), momentum_buffer_(params_.size()) {
-  check<ConfigError>(o.momentum >= 0.0, "SGD: invalid momentum value ", o.momentum, " (must be >= 0)");
-  check<ConfigError>(o.weight_decay >= 0.0, "SGD: invalid weight_decay value ", o.weight_decay,
+  VQ_CHECK(ConfigError, o.momentum >= 0.0, "SGD: invalid momentum value ", o.momentum, " (must be >= 0)");
+  VQ_CHECK(ConfigError, o.weight_decay >= 0.0, "SGD: invalid weight_decay value ", o.weight_decay,
                      " (must be >= 0)");
-  check<ConfigError>(!o.nesterov || (o.momentum > 0.0 && o.dampening == 0.0),
+  VQ_CHECK(ConfigError, !o.nesterov || (o.momentum > 0.0 && o.dampening == 0.0),
                      "SGD: nesterov momentum requires a momentum > 0 and zero dampening, got "
                      "momentum=", o.momentum, " dampening=", o.dampening);
 }

@@ -21,7 +21,7 @@ constexpr int64_t kParallelBatchWork = int64_t(1) << 22;
 
 void check_sizes(int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb, int64_t ldc) {
   const int64_t lim = INT_MAX;
-  check<ShapeError>(M <= lim && N <= lim && K <= lim && lda <= lim && ldb <= lim && ldc <= lim,
+  VQ_CHECK(ShapeError, M <= lim && N <= lim && K <= lim && lda <= lim && ldb <= lim && ldc <= lim,
                     "sgemm: sizes exceed the BLAS int range: M=", M, " N=", N, " K=", K,
                     " lda=", lda, " ldb=", ldb, " ldc=", ldc);
 }

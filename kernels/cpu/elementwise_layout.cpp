@@ -54,7 +54,7 @@ EwLayout make_layout(const char* op, const std::vector<EwOperand>& operands) {
     shape.push_back(1);
     for (int k = 0; k < nops; ++k) cs[k].push_back(0);
   }
-  check<ShapeError>(shape.size() <= static_cast<size_t>(kEwMaxDims), op, ": output ",
+  VQ_CHECK(ShapeError, shape.size() <= static_cast<size_t>(kEwMaxDims), op, ": output ",
                     shape_str(out), " has more than ", kEwMaxDims,
                     " non-mergeable dims; make the inputs contiguous first");
   l.ndim = static_cast<int>(shape.size());
