@@ -116,18 +116,33 @@ TEST_CASE("lfq module: README lfq2 (4 codebooks, projections 16 <-> 48)") {
 }
 
 TEST_CASE("lfq module: gradient check of the entropy and commitment terms") {
+  // Entropy terms (smooth in x): through the projection, every mode, with and without the
+  // spherical normalization and the soft clamp. Fixed generators: the projection is
+  // the same whatever ran before.
   for (const char* mode : {"factorized", "exact", "unclamped"}) {
     for (bool spherical : {false, true}) {
-      auto q = make_lfq({{"codebook_size", 16}, {"dim", 6}, {"commitment_loss_weight", 0.3}, {"spherical", spherical},
-                         {"soft_clamp_input_value", 2.0}, {"entropy_mode", mode}, {"diversity_gamma", 1.7}});
+      Generator gen(100);
+      auto q = make_lfq({{"codebook_size", 16}, {"dim", 6}, {"spherical", spherical}, {"soft_clamp_input_value", 2.0},
+                         {"entropy_mode", mode}, {"diversity_gamma", 1.7}},
+                        gen);
       LFQCall call;
       call.inv_temperature = 1.5;
       auto fn = [&](const std::vector<Variable>& v) { return ag::mul(q->forward(v[0], call).loss, 10.0); };
       test::GradCheckOptions opt;
-      opt.label = std::string("LFQ aux loss, entropy_mode=") + mode + (spherical ? ", spherical" : "");
-      opt.eps = 1e-2;
+      opt.label = std::string("LFQ entropy loss, entropy_mode=") + mode + (spherical ? ", spherical" : "");
       test::check_gradients(fn, {ops::mul(test::randn({2, 3, 6}, 27), 0.7)}, opt);
     }
+  }
+  // Commitment (q jumps where a coordinate changes sign: inputs kept away from 0).
+  for (bool spherical : {false, true}) {
+    auto q = make_lfq({{"codebook_size", 16}, {"dim", 4}, {"spherical", spherical}, {"entropy_loss_weight", 0.0},
+                       {"commitment_loss_weight", 0.6}, {"soft_clamp_input_value", 1.5}});
+    auto fn = [&](const std::vector<Variable>& v) { return ag::mul(q->forward(v[0]).loss, 10.0); };
+    Tensor x = test::randn({2, 3, 4}, 28);
+    x = ops::add(x, ops::mul(ops::sign(x), 0.3));  // |x| >= 0.3
+    test::GradCheckOptions opt;
+    opt.label = std::string("LFQ commitment") + (spherical ? ", spherical" : "");
+    test::check_gradients(fn, {x}, opt);
   }
 }
 
