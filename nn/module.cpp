@@ -37,9 +37,17 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> child) {
 }
 
 std::vector<std::pair<std::string, Variable>> Module::named_parameters() const {
-  std::vector<std::pair<std::string, Variable>> out(params_.begin(), params_.end());
+  std::vector<std::pair<std::string, Variable>> all(params_.begin(), params_.end());
   for (const auto& c : children_)
-    for (auto& kv : c.second->named_parameters()) out.emplace_back(c.first + "." + kv.first, kv.second);
+    for (auto& kv : c.second->named_parameters()) all.emplace_back(c.first + "." + kv.first, kv.second);
+  // A parameter shared by several children (a ResidualVQ shared codebook) is listed
+  // once, under its first name, as PyTorch does, so optimizers update it once.
+  std::vector<std::pair<std::string, Variable>> out;
+  for (auto& kv : all) {
+    bool seen = false;
+    for (const auto& o : out) seen = seen || o.second.same(kv.second);
+    if (!seen) out.push_back(std::move(kv));
+  }
   return out;
 }
 

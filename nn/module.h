@@ -23,6 +23,7 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   // ---- traversal (recursive, registration order, dotted names) ----
+  // A parameter reachable under several names (shared submodules) appears once.
   std::vector<std::pair<std::string, Variable>> named_parameters() const;
   std::vector<Variable> parameters() const;
   // Persistent and non-persistent buffers; undefined (not yet set) buffers are skipped.
