@@ -15,6 +15,7 @@
 namespace vq::app {
 
 int cmd_eval(int argc, char** argv) {
+  keep_freed_memory();
   Args args(argc, argv, 2, "eval");
   const std::string path = args.required("checkpoint");
   const std::string device = args.str("device", "auto");

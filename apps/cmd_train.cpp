@@ -47,6 +47,7 @@ std::vector<int64_t> parse_levels(const std::string& s) {
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
+  keep_freed_memory();
   Args args(argc, argv, 2, "train");
   RunOptions ro;
   TrainOptions& o = ro.train;

@@ -159,12 +159,12 @@ Canvas loss_curve_figure(const std::vector<StepRecord>& curve, const std::string
   Frame f{left, top, left + plot_w, top + plot_h, 0.0, hi > 0 ? hi * 1.05 : 1.0};
   draw_y_axis(c, f, "reconstruction loss (L1)");
   auto x_of = [&](int i) { return left + (n > 1 ? int(std::lround(double(i) * (plot_w - 1) / (n - 1))) : 0); };
-  std::vector<double> smooth(static_cast<size_t>(n));
-  double run = 0;
+  // centred running mean over 51 steps (fewer at the ends)
+  std::vector<double> prefix(static_cast<size_t>(n) + 1, 0.0), smooth(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + curve[i].rec_loss;
   for (int i = 0; i < n; ++i) {
-    run += curve[i].rec_loss;
-    if (i >= 50) run -= curve[i - 50].rec_loss;
-    smooth[i] = run / std::min(i + 1, 50);
+    const int a = std::max(0, i - 25), b = std::min(n, i + 26);
+    smooth[i] = (prefix[b] - prefix[a]) / (b - a);
   }
   for (int i = 1; i < n; ++i)
     c.line(x_of(i - 1), f.y_of(curve[i - 1].rec_loss), x_of(i), f.y_of(curve[i].rec_loss), kPale);
@@ -176,7 +176,7 @@ Canvas loss_curve_figure(const std::vector<StepRecord>& curve, const std::string
     c.vline(x, f.y1, f.y1 + 6, kBlack);
     c.text(x - Canvas::text_width(fmt(v)) / 2, f.y1 + 10, fmt(v), kBlack);
   }
-  const std::string xl = "step (grey: per batch, blue: 50-step mean)";
+  const std::string xl = "step (grey: per batch, blue: 51-step running mean)";
   c.text(left + (plot_w - Canvas::text_width(xl)) / 2, f.y1 + 30, xl, kBlack);
   return c;
 }

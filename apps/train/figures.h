@@ -21,7 +21,7 @@ Canvas reconstructions_figure(const Tensor& images, const Tensor& reconstruction
 // red under the axis. ConfigError when stats.counts is empty.
 Canvas code_usage_figure(const CodeStats& stats, const std::string& title);
 
-// Reconstruction loss per step (grey) and its 50-step running mean (blue).
+// Reconstruction loss per step (grey) and its centred 51-step running mean (blue).
 // ConfigError when `curve` is empty.
 Canvas loss_curve_figure(const std::vector<StepRecord>& curve, const std::string& title);
 

@@ -1,6 +1,8 @@
 // The examples' autoencoders (see model.h): options, layers and forward.
 #include "apps/train/model.h"
 
+#include "apps/train/upsample_conv.h"
+
 #include "autograd/functions.h"
 #include "core/error.h"
 #include "nn/nn.h"
@@ -180,7 +182,16 @@ Variable AutoEncoder::encode(const Variable& x) {
 
 Variable AutoEncoder::decode(const Variable& z) {
   Variable h = z;
-  for (auto& l : decoder_) h = l->forward(h);
+  for (size_t i = 0; i < decoder_.size(); ++i) {
+    // The decoder's Upsample layers are x2 nearest and its convolutions 3x3 / padding 1.
+    auto* conv = i + 1 < decoder_.size() ? dynamic_cast<nn::Conv2d*>(decoder_[i + 1].get()) : nullptr;
+    if (fuse_upsample_ && dynamic_cast<nn::Upsample*>(decoder_[i].get()) && conv) {
+      h = upsample2x_conv3x3(h, conv->weight(), conv->bias());
+      ++i;
+      continue;
+    }
+    h = decoder_[i]->forward(h);
+  }
   return h;
 }
 

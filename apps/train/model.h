@@ -70,6 +70,10 @@ class AutoEncoder : public nn::Module {
 
   const ModelOptions& options() const { return opts_; }
   Quantizer& quantizer() { return *quantizer_; }
+  // Whether the decoder runs each "Upsample then Conv3x3" pair as one
+  // upsample2x_conv3x3 (upsample_conv.h; the default) or as the two layers.
+  void set_fuse_upsample(bool on) { fuse_upsample_ = on; }
+  bool fuse_upsample() const { return fuse_upsample_; }
 
  private:
   Variable encode(const Variable& x);
@@ -78,6 +82,7 @@ class AutoEncoder : public nn::Module {
   ModelOptions opts_;
   std::vector<std::shared_ptr<nn::Layer>> encoder_, decoder_;
   std::shared_ptr<Quantizer> quantizer_;
+  bool fuse_upsample_ = true;
 };
 
 }  // namespace vq::app

@@ -1,6 +1,7 @@
 // `vq train` end to end (see run.h).
 #include "apps/train/run.h"
 
+#include <malloc.h>
 #include <omp.h>
 
 #include <chrono>
@@ -117,6 +118,11 @@ Device resolve_device_flag(const std::string& command, const std::string& s) {
 #endif
                      "); use --device cpu");
   return d;
+}
+
+void keep_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
 }
 
 RunResult run_training(const RunOptions& ro, std::ostream& log) {

@@ -45,6 +45,11 @@ RunResult run_training(const RunOptions& options, std::ostream& log);
 // other values or a CUDA device that does not exist.
 Device resolve_device_flag(const std::string& command, const std::string& value);
 
+// Makes glibc keep freed memory for reuse instead of returning mid-sized blocks
+// (128 KiB .. 1 MiB: kernel scratch, small activations) to the system, which would
+// cost fresh zeroed pages on every training step. Process-wide; call once at start.
+void keep_freed_memory();
+
 // summary.json's fields from a finished run.
 nlohmann::json make_summary(const TrainOptions& options, const std::vector<StepRecord>& curve,
                             double train_seconds, double cpu_seconds, const EvalResult& test,

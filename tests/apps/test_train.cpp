@@ -20,9 +20,11 @@
 #include "apps/train/run.h"
 #include "apps/train/run_files.h"
 #include "apps/train/trainer.h"
+#include "apps/train/upsample_conv.h"
 #include "autograd/functions.h"
 #include "core/safetensors.h"
 #include "kernels/ops.h"
+#include "nn/functional.h"
 
 namespace fs = std::filesystem;
 using namespace vq;
@@ -190,6 +192,60 @@ TEST_CASE("train: FSQ and LFQ autoencoders have the examples' extra layers") {
   auto lo = lfq.forward(Variable(ops::clamp(Tensor::randn({2, 1, 28, 28}, gen), -1.0, 1.0)));
   CHECK(lo.indices.shape() == Shape{2, 7, 7});
   for (int64_t i : lo.indices.to_vector<int64_t>()) CHECK((i >= 0 && i < 256));
+}
+
+TEST_CASE("train: upsample2x_conv3x3 equals upsample then conv, values and gradients") {
+  Generator gen(11);
+  for (bool with_bias : {true, false}) {
+    Tensor xv = Tensor::randn({2, 3, 4, 5}, gen), wv = Tensor::randn({2, 3, 3, 3}, gen);
+    Tensor bv = Tensor::randn({2}, gen), gv = Tensor::randn({2, 2, 8, 10}, gen);
+    Variable x1(xv.clone(), true), w1(wv.clone(), true), b1(bv.clone(), true);
+    Variable x2(xv.clone(), true), w2(wv.clone(), true), b2(bv.clone(), true);
+    Variable fused = upsample2x_conv3x3(x1, w1, with_bias ? b1 : Variable());
+    Variable plain = nn::conv2d(nn::upsample_nearest2d(x2, {2, 2}), w2, with_bias ? b2 : Variable(),
+                                {1, 1}, {1, 1});
+    REQUIRE(fused.shape() == Shape{2, 2, 8, 10});
+    auto close = [](const Tensor& a, const Tensor& b) {
+      auto va = a.to_vector<float>(), vb = b.to_vector<float>();
+      REQUIRE(va.size() == vb.size());
+      for (size_t i = 0; i < va.size(); ++i) CHECK(va[i] == doctest::Approx(vb[i]).epsilon(1e-4).scale(1));
+    };
+    close(fused.value(), plain.value());
+    ag::sum(ag::mul(fused, Variable(gv))).backward();
+    ag::sum(ag::mul(plain, Variable(gv))).backward();
+    close(x1.grad(), x2.grad());
+    close(w1.grad(), w2.grad());
+    if (with_bias) close(b1.grad(), b2.grad());
+  }
+  // Hand-checked: a single 1 at input (1, 1) upsamples to ones at rows 2..3, columns
+  // 2..3 of the 6x6 image; an all-ones 3x3 kernel counts the ones in each output
+  // pixel's 3x3 neighbourhood.
+  Variable x(Tensor::from_vector({0.f, 0.f, 0.f, 0.f, 1.f, 0.f, 0.f, 0.f, 0.f}, {1, 1, 3, 3}));
+  Variable w(Tensor::ones({1, 1, 3, 3}));
+  std::vector<float> y = upsample2x_conv3x3(x, w, Variable()).value().to_vector<float>();
+  const std::vector<float> row1 = {0, 1, 2, 2, 1, 0};
+  for (int c = 0; c < 6; ++c) CHECK(y[6 + c] == row1[c]);
+  const std::vector<float> row2 = {0, 2, 4, 4, 2, 0};
+  for (int c = 0; c < 6; ++c) CHECK(y[12 + c] == row2[c]);
+  CHECK_THROWS_WITH_AS(upsample2x_conv3x3(x, Variable(Tensor::ones({1, 1, 2, 2})), Variable()),
+                       doctest::Contains("upsample2x_conv3x3: expected x [B, C, H, W] and weight [O, C, 3, 3]"),
+                       ShapeError);
+}
+
+TEST_CASE("train: the fused decoder gives the same model output as the layer-by-layer one") {
+  Generator gen(5);
+  for (QuantizerKind k : {QuantizerKind::vq, QuantizerKind::fsq}) {
+    ModelOptions mo;
+    mo.quantizer = k;
+    AutoEncoder m(mo, gen);
+    m.eval();
+    Tensor x = ops::clamp(Tensor::randn({2, 1, 28, 28}, gen), -1.0, 1.0);
+    CHECK(m.fuse_upsample());
+    std::vector<float> a = m.forward(Variable(x)).reconstruction.value().to_vector<float>();
+    m.set_fuse_upsample(false);
+    std::vector<float> b = m.forward(Variable(x)).reconstruction.value().to_vector<float>();
+    for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-4).scale(1));
+  }
 }
 
 TEST_CASE("train: code_stats counts, active fraction and perplexity") {
