@@ -47,6 +47,20 @@ VQ_HD float div_rn(float a, float b) {
   return a / b;
 #endif
 }
+VQ_HD double dmul_rn(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+VQ_HD double dadd_rn(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
 VQ_HD float bits_to_float(int32_t i) {
 #if defined(__CUDA_ARCH__)
   return __int_as_float(i);

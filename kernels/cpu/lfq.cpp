@@ -84,6 +84,7 @@ void lfq_forward(float* out, int64_t* indices, float* u_out, const float* x, con
   }
   constexpr int64_t kBlock = 256;
   const int64_t blocks = (G + kBlock - 1) / kBlock;
+  const float qmag = lfq_code_mag(p);
 #pragma omp parallel for schedule(static) if (N * W > kParallelMin)
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t g0 = b * kBlock, g1 = std::min(G, g0 + kBlock);
@@ -91,7 +92,7 @@ void lfq_forward(float* out, int64_t* indices, float* u_out, const float* x, con
       for (int64_t g = g0; g < g1; ++g) {
         const int64_t idx =
             lfq_group_forward(out + g * c, u_out ? u_out + g * c : nullptr, x + g * c,
-                              act ? act + g * c : nullptr, p, training);
+                              act ? act + g * c : nullptr, p, qmag, training);
         if (indices) indices[g] = idx;
       }
     });
@@ -103,7 +104,7 @@ void lfq_commitment_sum(double* sum, const float* u, const uint8_t* row_mask, in
   const int64_t c = p.c, W = H * c;
   const int64_t blocks = (N + kCommitBlockRows - 1) / kCommitBlockRows;
   std::vector<double> part(static_cast<size_t>(std::max<int64_t>(blocks, 1)), 0.0);
-  const float qmag = p.spherical ? lfq_sphere_code(p) : p.scale;
+  const float qmag = lfq_code_mag(p);
 #pragma omp parallel for schedule(static) if (N * W > kParallelMin)
   for (int64_t b = 0; b < blocks; ++b) {
     double acc = 0.0;
@@ -132,6 +133,7 @@ void lfq_backward(float* dx, const float* g_out, const float* g_u, const float* 
   const bool plain = is_plain(p);
   const bool commit = commit_coef != 0.f;
   const float* go = (ste_to_u && g_out) ? g_out : nullptr;
+  const float qmag = lfq_code_mag(p);
   if (plain && !commit) {  // dx = g_out + g_u: one flat vectorized pass
     const int64_t n = N * W;
     constexpr int64_t kBlock = 8192;
@@ -168,7 +170,7 @@ void lfq_backward(float* dx, const float* g_out, const float* g_u, const float* 
           du[i] = v;
         }
         if (sel) {
-          lfq_group_forward(q, u, x + o, nullptr, p, false);
+          lfq_group_forward(q, u, x + o, nullptr, p, qmag, false);
           for (int64_t i = 0; i < c; ++i)
             du[i] = add_rn(du[i], mul_rn(commit_coef, mul_rn(2.f, sub_rn(u[i], q[i]))));
         }
@@ -184,7 +186,7 @@ void lfq_backward(float* dx, const float* g_out, const float* g_u, const float* 
 
 void lfq_indices_to_codes(float* codes, const int64_t* indices, int64_t M, const LfqParams& p) {
   const int64_t c = p.c;
-  const float qmag = p.spherical ? lfq_sphere_code(p) : p.scale;
+  const float qmag = lfq_code_mag(p);
 #pragma omp parallel for schedule(static) if (M * c > kParallelMin)
   for (int64_t m = 0; m < M; ++m) {
     const int64_t idx = indices[m];

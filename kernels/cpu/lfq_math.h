@@ -34,16 +34,31 @@ VQ_HD float lfq_soft_clamp(float x, const LfqParams& p) {
   return mul_rn(p.exact_tanh ? exact_tanh(v) : fast_tanh(v), p.soft_clamp);
 }
 
-// |v| of a float group, accumulated in double (torch accumulates CPU float reductions
-// in double too), rounded to float, clamped at F.normalize's eps 1e-12.
+// sum_i a_i b_i of a float group in double, in a fixed order (four interleaved partial
+// sums, then (s0 + s1) + (s2 + s3)): independent chains for the CPU's out-of-order core,
+// the same order on the device.
+VQ_HD double lfq_group_dot(const float* a, const float* b, int c) {
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  int i = 0;
+  for (; i + 4 <= c; i += 4) {
+    s0 = dadd_rn(s0, dmul_rn(a[i], b[i]));
+    s1 = dadd_rn(s1, dmul_rn(a[i + 1], b[i + 1]));
+    s2 = dadd_rn(s2, dmul_rn(a[i + 2], b[i + 2]));
+    s3 = dadd_rn(s3, dmul_rn(a[i + 3], b[i + 3]));
+  }
+  for (; i < c; ++i) s0 = dadd_rn(s0, dmul_rn(a[i], b[i]));
+  return dadd_rn(dadd_rn(s0, s1), dadd_rn(s2, s3));
+}
+
+// |v| of a float group, accumulated in double, rounded to float, clamped at
+// F.normalize's eps 1e-12.
 VQ_HD float lfq_group_norm(const float* v, int c) {
-  double s = 0.0;
-  for (int i = 0; i < c; ++i) s += static_cast<double>(v[i]) * static_cast<double>(v[i]);
-  const float n = static_cast<float>(sqrt(s));
+  const float n = static_cast<float>(sqrt(lfq_group_dot(v, v, c)));
   return n > 1e-12f ? n : 1e-12f;
 }
 
-// The spherical code magnitude: normalize(+-scale) * scale over c entries.
+// The code magnitude |q_i|: scale, or for spherical normalize(+-scale) * scale over c
+// entries. Callers compute it once and pass it to the group functions.
 VQ_HD float lfq_sphere_code(const LfqParams& p) {
   const double s2 = static_cast<double>(p.scale) * static_cast<double>(p.scale);
   float n = static_cast<float>(sqrt(s2 * p.c));
@@ -51,18 +66,18 @@ VQ_HD float lfq_sphere_code(const LfqParams& p) {
   return mul_rn(div_rn(p.scale, n), p.scale);
 }
 
+VQ_HD float lfq_code_mag(const LfqParams& p) { return p.spherical ? lfq_sphere_code(p) : p.scale; }
+
 // Forward of one group (general path: any option). Writes out[0..c), u_out[0..c) when
-// u_out is not null; returns the index.
+// u_out is not null; returns the index. qmag = lfq_code_mag(p).
 VQ_HD int64_t lfq_group_forward(float* out, float* u_out, const float* x, const float* act,
-                                const LfqParams& p, bool training) {
+                                const LfqParams& p, float qmag, bool training) {
   float u[kLfqMaxBits];
   const int c = p.c;
   for (int i = 0; i < c; ++i) u[i] = lfq_soft_clamp(x[i], p);
-  float qmag = p.scale;
   if (p.spherical) {
     const float n = lfq_group_norm(u, c);
     for (int i = 0; i < c; ++i) u[i] = mul_rn(div_rn(u[i], n), p.scale);
-    qmag = lfq_sphere_code(p);
   }
   int64_t idx = 0;
   for (int i = 0; i < c; ++i) {
@@ -88,17 +103,15 @@ VQ_HD void lfq_group_backward(float* dx, const float* du, const float* x, const 
   for (int i = 0; i < c; ++i) xs[i] = lfq_soft_clamp(x[i], p);
   float d[kLfqMaxBits];
   if (p.spherical) {
-    double s = 0.0, dot = 0.0;
-    for (int i = 0; i < c; ++i) s += static_cast<double>(xs[i]) * static_cast<double>(xs[i]);
-    const float norm = static_cast<float>(sqrt(s));
+    const float norm = static_cast<float>(sqrt(lfq_group_dot(xs, xs, c)));
     const float n = norm > 1e-12f ? norm : 1e-12f;
-    for (int i = 0; i < c; ++i) dot += static_cast<double>(mul_rn(du[i], p.scale)) * xs[i];
+    float gs[kLfqMaxBits];
+    for (int i = 0; i < c; ++i) gs[i] = mul_rn(du[i], p.scale);
+    const double dot = lfq_group_dot(gs, xs, c);
     const bool pass = norm >= 1e-12f;
     const float dn = pass ? static_cast<float>(-dot / (static_cast<double>(n) * n)) : 0.f;
-    for (int i = 0; i < c; ++i) {
-      const float gs = mul_rn(du[i], p.scale);
-      d[i] = pass ? add_rn(div_rn(gs, n), mul_rn(dn, div_rn(xs[i], norm))) : div_rn(gs, n);
-    }
+    for (int i = 0; i < c; ++i)
+      d[i] = pass ? add_rn(div_rn(gs[i], n), mul_rn(dn, div_rn(xs[i], norm))) : div_rn(gs[i], n);
   } else {
     for (int i = 0; i < c; ++i) d[i] = du[i];
   }

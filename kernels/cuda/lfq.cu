@@ -17,13 +17,13 @@ constexpr int kReduceBlocks = 256;  // fixed: the reduction order never depends 
 __global__ void lfq_forward_kernel(float* __restrict__ out, int64_t* __restrict__ indices,
                                    float* __restrict__ u_out, const float* __restrict__ x,
                                    const float* __restrict__ act, int64_t groups, LfqParams p,
-                                   bool training) {
+                                   float qmag, bool training) {
   const int c = p.c;
   for (int64_t g = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; g < groups;
        g += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t idx = cpu::lfq_group_forward(out + g * c, u_out ? u_out + g * c : nullptr,
                                                x + g * c, act ? act + g * c : nullptr, p,
-                                               training);
+                                               qmag, training);
     if (indices) indices[g] = idx;
   }
 }
@@ -95,7 +95,7 @@ __global__ void lfq_backward_kernel(float* __restrict__ dx, const float* __restr
                                     const float* __restrict__ g_u, const float* __restrict__ x,
                                     const float* __restrict__ coef_ptr,
                                     const uint8_t* __restrict__ row_mask, int64_t groups, int64_t H,
-                                    LfqParams p, bool ste_to_u) {
+                                    LfqParams p, float qmag, bool ste_to_u) {
   const int c = p.c;
   const bool plain = !p.spherical && p.soft_clamp <= 0.f;
   for (int64_t g = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; g < groups;
@@ -112,7 +112,7 @@ __global__ void lfq_backward_kernel(float* __restrict__ dx, const float* __restr
     const float coef = coef_ptr ? *coef_ptr : 0.f;
     if (coef != 0.f && (!row_mask || row_mask[r])) {
       float u[cpu::kLfqMaxBits], q[cpu::kLfqMaxBits];
-      cpu::lfq_group_forward(q, u, x + o, nullptr, p, false);
+      cpu::lfq_group_forward(q, u, x + o, nullptr, p, qmag, false);
       for (int i = 0; i < c; ++i)
         du[i] = cpu::add_rn(du[i], cpu::mul_rn(coef, cpu::mul_rn(2.f, cpu::sub_rn(u[i], q[i]))));
     }
@@ -143,14 +143,14 @@ void lfq_forward(float* out, int64_t* indices, float* u_out, const float* x, con
   const int64_t groups = N * H;
   if (groups <= 0) return;
   lfq_forward_kernel<<<grid_for(groups, kBlock), kBlock, 0, stream(device)>>>(
-      out, indices, u_out, x, act, groups, p, training);
+      out, indices, u_out, x, act, groups, p, cpu::lfq_code_mag(p), training);
   check_launch("lfq_forward_kernel");
 }
 
 void lfq_commitment_mean(float* mean, const float* u, const uint8_t* row_mask, int64_t N,
                          int64_t H, const LfqParams& p, int device) {
   cudaStream_t s = stream(device);
-  const float qmag = p.spherical ? cpu::lfq_sphere_code(p) : p.scale;
+  const float qmag = cpu::lfq_code_mag(p);
   Workspace ws(2 * kReduceBlocks * sizeof(double), device);
   double* part_sum = ws.as<double>();
   double* part_cnt = part_sum + kReduceBlocks;
@@ -174,8 +174,8 @@ void lfq_backward(float* dx, const float* g_out, const float* g_u, const float* 
     commit_coef_kernel<<<1, kBlock, 0, s>>>(coef, grad_commit, row_mask, N, H * p.c);
     check_launch("commit_coef_kernel");
   }
-  lfq_backward_kernel<<<grid_for(groups, kBlock), kBlock, 0, s>>>(dx, g_out, g_u, x, coef,
-                                                                  row_mask, groups, H, p, ste_to_u);
+  lfq_backward_kernel<<<grid_for(groups, kBlock), kBlock, 0, s>>>(
+      dx, g_out, g_u, x, coef, row_mask, groups, H, p, cpu::lfq_code_mag(p), ste_to_u);
   check_launch("lfq_backward_kernel");
 }
 
@@ -183,7 +183,7 @@ void lfq_indices_to_codes(float* codes, const int64_t* indices, int64_t M, const
                           int device) {
   const int64_t n = M * p.c;
   if (n <= 0) return;
-  const float qmag = p.spherical ? cpu::lfq_sphere_code(p) : p.scale;
+  const float qmag = cpu::lfq_code_mag(p);
   lfq_indices_to_codes_kernel<<<grid_for(n, kBlock), kBlock, 0, stream(device)>>>(codes, indices,
                                                                                  n, p.c, qmag);
   check_launch("lfq_indices_to_codes_kernel");
