@@ -211,3 +211,16 @@ TEST_CASE("fsq module: options from JSON and error messages") {
   auto reg = make_quantizer("FSQ", {{"levels", {8, 5, 5, 5}}});
   CHECK(reg->module_name() == "FSQ");
 }
+
+TEST_CASE("fsq module: low-precision inputs are quantized in f32 and returned in their dtype") {
+  auto q = make_fsq({{"levels", {8, 5, 5, 5}}});
+  const Tensor x = test::randn({1, 64, 4}, 12);
+  for (DType dt : {DType::bf16, DType::f16}) {
+    const Tensor xl = x.to(dt);
+    const QuantizerOutput o = q->forward(Variable(xl));
+    CHECK(o.quantized.dtype() == dt);
+    const QuantizerOutput r = q->forward(Variable(xl.to(DType::f32)));
+    CHECK(o.indices.to_vector<int64_t>() == r.indices.to_vector<int64_t>());
+    CHECK(test::max_abs_diff(o.quantized.value().to(DType::f32), r.quantized.value().to(dt).to(DType::f32)) == 0);
+  }
+}

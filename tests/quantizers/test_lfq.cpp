@@ -290,3 +290,12 @@ TEST_CASE("lfq module: options and error messages") {
   c.tensors["lens"] = Tensor::zeros({1}, DType::i64);
   CHECK_THROWS_WITH_AS(q->call(c), doctest::Contains("LFQ: unknown input tensor 'lens'"), ConfigError);
 }
+
+TEST_CASE("lfq module: low-precision inputs are quantized in f32 and returned in their dtype") {
+  auto q = make_lfq({{"codebook_size", 256}, {"dim", 8}});
+  const Tensor x = test::randn({1, 32, 8}, 34).to(DType::bf16);
+  const QuantizerOutput o = q->forward(Variable(x));
+  CHECK(o.quantized.dtype() == DType::bf16);
+  CHECK(o.indices.to_vector<int64_t>() == q->forward(Variable(x.to(DType::f32))).indices.to_vector<int64_t>());
+  CHECK(std::isfinite(item(o.loss)));
+}
