@@ -170,11 +170,11 @@ FsqTables fsq_make_tables(const std::vector<int64_t>& levels, bool symmetric, bo
                           const std::vector<float>& pre_div, const std::vector<float>& post_mul,
                           bool need_indices) {
   const int64_t c = static_cast<int64_t>(levels.size());
-  check<ConfigError>(c >= 1 && c <= kFsqMaxDim, "FSQ: levels must have 1..", kFsqMaxDim,
+  VQ_CHECK(ConfigError, c >= 1 && c <= kFsqMaxDim, "FSQ: levels must have 1..", kFsqMaxDim,
                      " entries, got ", c);
-  check<ConfigError>(pre_div.empty() || static_cast<int64_t>(pre_div.size()) == c,
+  VQ_CHECK(ConfigError, pre_div.empty() || static_cast<int64_t>(pre_div.size()) == c,
                      "FSQ: pre_div must have len(levels)=", c, " entries, got ", pre_div.size());
-  check<ConfigError>(post_mul.empty() || static_cast<int64_t>(post_mul.size()) == c,
+  VQ_CHECK(ConfigError, post_mul.empty() || static_cast<int64_t>(post_mul.size()) == c,
                      "FSQ: post_mul must have len(levels)=", c, " entries, got ", post_mul.size());
   FsqTables t;
   t.c = static_cast<int32_t>(c);
@@ -184,9 +184,9 @@ FsqTables fsq_make_tables(const std::vector<int64_t>& levels, bool symmetric, bo
   bool overflow = false;
   for (int64_t j = 0; j < c; ++j) {
     const int64_t L = levels[j];
-    check<ConfigError>(L >= 2 && L <= (int64_t{1} << 24), "FSQ: levels must be in [2, 2^24], got ",
+    VQ_CHECK(ConfigError, L >= 2 && L <= (int64_t{1} << 24), "FSQ: levels must be in [2, 2^24], got ",
                        L, " at position ", j);
-    check<ConfigError>(L != 2 || symmetric, "FSQ: a level of 2 (position ", j,
+    VQ_CHECK(ConfigError, L != 2 || symmetric, "FSQ: a level of 2 (position ", j,
                        ") needs preserve_symmetry=True, or use a greater level");
     t.levels[j] = static_cast<int32_t>(L);
     t.basis[j] = basis;
@@ -206,7 +206,7 @@ FsqTables fsq_make_tables(const std::vector<int64_t>& levels, bool symmetric, bo
     t.post_mul[j] = post_mul.empty() ? 1.f : post_mul[j];
     t.r_max[j] = static_cast<float>(L / 2 - (L % 2 == 0 ? 1 : 0));
   }
-  check<ConfigError>(!need_indices || !overflow,
+  VQ_CHECK(ConfigError, !need_indices || !overflow,
                      "FSQ: prod(levels) does not fit in int64 indices; use return_indices=False");
   for (int64_t j = c; j < kFsqMaxDim; ++j) {
     t.levels[j] = 1;
