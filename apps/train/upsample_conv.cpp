@@ -2,10 +2,39 @@
 #include "apps/train/upsample_conv.h"
 
 #include "autograd/functions.h"
+#include "autograd/node.h"
 #include "core/error.h"
 #include "nn/functional.h"
 
 namespace vq::app {
+
+namespace {
+
+// The view of y [B, 4O, H+1, W+1] (contiguous) whose element (b, o, i, a, j, c) is
+// y[b, (2a + c) O + o, i + a, j + c]: group offsets are linear in (a, c), so the four
+// shifted parity windows are one strided view, laid out as the output [B, O, 2H, 2W].
+Tensor parity_view(const Tensor& y, int64_t O, int64_t H, int64_t W) {
+  const int64_t P = (H + 1) * (W + 1);
+  return y.as_strided({y.size(0), O, H, 2, W, 2},
+                      {4 * O * P, P, W + 1, 2 * O * P + (W + 1), 1, O * P + 1}, y.offset());
+}
+
+// Interleaves the four parity outputs into [B, O, 2H, 2W] with one strided copy;
+// backward scatters the gradient back with one strided copy into zeros.
+Variable interleave_parities(const Variable& y, int64_t O, int64_t H, int64_t W) {
+  const int64_t B = y.size(0);
+  Tensor yc = y.value().contiguous();
+  Tensor out = parity_view(yc, O, H, W).contiguous().view({B, O, 2 * H, 2 * W});
+  const Shape yshape = y.shape();
+  return make_result("upsample2x_conv3x3_interleave", out, {y}, {},
+                     [=](const Tensor& g, const BackwardContext&) -> std::vector<Tensor> {
+                       Tensor gy = Tensor::zeros(yshape, g.dtype(), g.device());
+                       parity_view(gy, O, H, W).copy_(g.contiguous().view({B, O, H, 2, W, 2}));
+                       return {gy};
+                     });
+}
+
+}  // namespace
 
 Variable upsample2x_conv3x3(const Variable& x, const Variable& weight, const Variable& bias) {
   check<ShapeError>(x.dim() == 4 && weight.dim() == 4 && weight.size(2) == 3 &&
@@ -29,17 +58,8 @@ Variable upsample2x_conv3x3(const Variable& x, const Variable& weight, const Var
   const Variable b4 = bias.defined() ? ag::cat({bias, bias, bias, bias}, 0) : Variable();
   // y[:, g O + o, i', j'] = sum_{s,t} K_g[o, :, s, t] x[:, :, i' + s - 1, j' + t - 1]
   const Variable y = nn::conv2d(x, k, b4, {1, 1}, {1, 1});  // [B, 4O, H+1, W+1]
-  // parity (a, b) output (i, j) is y at (i + a, j + b) in group g
-  std::vector<Variable> row_parities;
-  for (int a = 0; a < 2; ++a) {
-    std::vector<Variable> cols;
-    for (int b = 0; b < 2; ++b) {
-      Variable g = ag::narrow(y, 1, (2 * a + b) * O, O);
-      cols.push_back(ag::narrow(ag::narrow(g, 2, a, H), 3, b, W));
-    }
-    row_parities.push_back(ag::reshape(ag::stack(cols, 4), {B, O, H, 2 * W}));
-  }
-  return ag::reshape(ag::stack(row_parities, 3), {B, O, 2 * H, 2 * W});
+  // parity (a, b) output (i, j) is y at (i + a, j + b) in group g = 2a + b
+  return interleave_parities(y, O, H, W);
 }
 
 }  // namespace vq::app
