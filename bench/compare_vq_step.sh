@@ -15,6 +15,9 @@
 #   --shapes   default: "16384,256,1024 65536,64,4096 65536,8,1024 12544,32,256"
 #              (the last is the Fashion-MNIST example's VQ layer)
 #   --json-dir keep every raw JSON result there
+# Both programs inherit the environment: on a shared machine OMP_WAIT_POLICY=passive
+# keeps libgomp's spinning workers from turning each parallel region into a scheduler
+# time slice (docs/performance.md, "VectorQuantize step").
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,7 +40,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds="${2:?--rounds needs a value}"; shift 2 ;;
     --shapes) shapes="${2:?--shapes needs a value}"; shift 2 ;;
     --json-dir) json_dir="${2:?--json-dir needs a value}"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -64,6 +67,8 @@ mkdir -p "$out"
 echo "# compare_vq_step: $(date -u +%Y-%m-%dT%H:%MZ) host=$(hostname) cpus=$(nproc)" \
      "load=$(cut -d' ' -f1-3 /proc/loadavg) threads=$threads repeats=$repeats rounds=$rounds"
 echo "# cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "# env: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-<unset>} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-<unset>}" \
+     "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>} (both sides inherit them)"
 echo "# vq: $vq"
 echo "# torch: $("$py" -c 'import torch, vector_quantize_pytorch as v, importlib.metadata as m; print("torch", torch.__version__, "vector-quantize-pytorch", m.version("vector-quantize-pytorch"))')"
 
