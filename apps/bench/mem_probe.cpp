@@ -70,9 +70,12 @@ void MemProbe::start() {
   reset_ok_ = static_cast<bool>(clear << "5" << std::flush);
   base_ = current_rss_bytes();
   base_peak_ = lifetime_peak_rss_bytes();
-  if (base_ < 0) method_ = "n/a";
-  else if (reset_ok_) method_ = "peak RSS growth (VmHWM reset via /proc/self/clear_refs)";
-  else method_ = "peak RSS growth above the earlier lifetime peak (getrusage)";
+  if (base_ < 0)
+    method_ = "n/a";
+  else if (reset_ok_)
+    method_ = "peak RSS growth (VmHWM reset via /proc/self/clear_refs)";
+  else
+    method_ = "peak RSS growth above the earlier lifetime peak (getrusage)";
 }
 
 std::optional<int64_t> MemProbe::stop() {

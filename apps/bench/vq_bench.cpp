@@ -89,8 +89,8 @@ void sgemm_nt(Tensor& ip, const Tensor& x, const Tensor& codes, float alpha) {
 #endif
     return;
   }
-  cpu::sgemm(false, true, N, K, D, alpha, x.data<float>(), D, codes.data<float>(), D, 0.f,
-             ip.data<float>(), K);
+  cpu::sgemm(false, true, N, K, D, alpha, x.data<float>(), D, codes.data<float>(), D, 0.f, ip.data<float>(),
+             K);
 }
 
 // The unfused baseline's second pass: idx[n] = argmin_k (cn[k] + s[n, k]) where
@@ -131,14 +131,16 @@ const VqBenchRow& VqBenchResult::row(const std::string& name) const {
 
 VqBenchResult run_vq_bench(const VqBenchOptions& o) {
   constexpr int64_t kIntMax = std::numeric_limits<int>::max();
-  check<ConfigError>(o.n > 0 && o.dim > 0 && o.codebook_size > 0, "vq bench vq: --n, --dim and --codebook-size must be positive, got ", o.n, ", ", o.dim, ", ", o.codebook_size);
+  check<ConfigError>(o.n > 0 && o.dim > 0 && o.codebook_size > 0,
+                     "vq bench vq: --n, --dim and --codebook-size must be positive, got ", o.n, ", ", o.dim,
+                     ", ", o.codebook_size);
   check<ConfigError>(o.n <= kIntMax && o.codebook_size <= kIntMax && o.dim <= kIntMax,
                      "vq bench vq: sizes must fit BLAS's 32-bit int, got n=", o.n, " dim=", o.dim,
                      " codebook_size=", o.codebook_size);
   check<ConfigError>(o.repeats > 0 && o.warmup >= 0, "vq bench vq: --repeats must be >= 1 and --warmup >= 0");
   if (o.device.is_cuda())
-    check<DeviceError>(cuda_available(), "vq bench vq: --device ", o.device.str(), " requested but no CUDA device is available",
-                       " (built without CUDA or no GPU)");
+    check<DeviceError>(cuda_available(), "vq bench vq: --device ", o.device.str(),
+                       " requested but no CUDA device is available", " (built without CUDA or no GPU)");
   if (o.threads > 0) {
     omp_set_num_threads(o.threads);
     openblas_set_num_threads(o.threads);
@@ -169,7 +171,8 @@ VqBenchResult run_vq_bench(const VqBenchOptions& o) {
   };
   for (const auto& r : o.rows)
     check<ConfigError>(r == "sgemm" || r == "sgemm_argmin" || r == "search" || r == "forward" || r == "step",
-                       "vq bench vq: unknown row '", r, "' (rows: sgemm, sgemm_argmin, search, forward, step)");
+                       "vq bench vq: unknown row '", r,
+                       "' (rows: sgemm, sgemm_argmin, search, forward, step)");
   std::string method;
   // Module rows first: the sgemm baselines allocate the N x K buffer, which would
   // otherwise sit in the caches while the module rows run.
@@ -183,14 +186,15 @@ VqBenchResult run_vq_bench(const VqBenchOptions& o) {
   }
   vq.train();
   Tensor one = Tensor::ones({}, DType::f32, o.device);
-  if (wanted("step")) res.rows.push_back(time_row("step", o, probe, method, [&] {
-    Variable xv(x, true);
-    QuantizerOutput out = vq.forward(xv);
-    // torch.autograd.backward([q, loss], [g, 1]) as two passes: the graphs of q and of
-    // the loss share the input's layout nodes, so the first pass keeps the graph.
-    backward(out.quantized, g, /*retain_graph=*/true);
-    backward(out.loss, one);
-  }));
+  if (wanted("step"))
+    res.rows.push_back(time_row("step", o, probe, method, [&] {
+      Variable xv(x, true);
+      QuantizerOutput out = vq.forward(xv);
+      // torch.autograd.backward([q, loss], [g, 1]) as two passes: the graphs of q and of
+      // the loss share the input's layout nodes, so the first pass keeps the graph.
+      backward(out.quantized, g, /*retain_graph=*/true);
+      backward(out.loss, one);
+    }));
 
   codes = vq.codebook().contiguous();  // after the EMA updates
   Tensor cn = ops::sum(ops::mul(codes, codes), {1});

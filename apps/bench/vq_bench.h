@@ -26,10 +26,10 @@ namespace vq::app {
 
 struct VqBenchOptions {
   int64_t n = 16384, dim = 256, codebook_size = 1024;
-  Device device;         // cpu by default
-  int threads = 0;       // CPU threads for OpenMP and OpenBLAS; 0 keeps the defaults
-  int repeats = 7;       // timed calls per row (median reported)
-  int warmup = 1;        // untimed calls first
+  Device device;    // cpu by default
+  int threads = 0;  // CPU threads for OpenMP and OpenBLAS; 0 keeps the defaults
+  int repeats = 7;  // timed calls per row (median reported)
+  int warmup = 1;   // untimed calls first
   uint64_t seed = 0;
   // Rows to run (names above); empty runs all. Without sgemm, ratio_to_sgemm is 0.
   std::vector<std::string> rows;
@@ -47,16 +47,17 @@ struct VqBenchRow {
 
 struct VqBenchResult {
   VqBenchOptions options;
-  int threads = 0;          // threads in effect (CPU)
-  std::string simd;         // nearest-code SIMD level (CPU)
-  std::string mem_method;   // how peak memory was measured
+  int threads = 0;         // threads in effect (CPU)
+  std::string simd;        // nearest-code SIMD level (CPU)
+  std::string mem_method;  // how peak memory was measured
   std::vector<VqBenchRow> rows;
   const VqBenchRow& row(const std::string& name) const;
 };
 
-// Runs every row. Throws ConfigError for sizes that are not positive or too large for
-// BLAS (N, K, D, N * D, K * D and N * K must fit in 2^31 - 1 elements), DeviceError when
-// the device is not available.
+// Runs the requested rows (all by default). Throws ConfigError when N, D or K is not
+// positive or does not fit BLAS's 32-bit int, or for an unknown row name; DeviceError
+// when the device is not available; vq::Error when memory runs out (the sgemm rows
+// allocate an N x K buffer).
 VqBenchResult run_vq_bench(const VqBenchOptions& opts);
 
 }  // namespace vq::app

@@ -29,7 +29,8 @@ CliResult run_vq(const std::string& args) {
   fs::path d = fs::path(VQ_BINARY_DIR) / "test_tmp" / "bench_cli";
   fs::create_directories(d);
   const fs::path o = d / "stdout.txt", e = d / "stderr.txt";
-  const std::string cmd = std::string(VQ_BINARY_DIR) + "/vq " + args + " > " + o.string() + " 2> " + e.string();
+  const std::string cmd =
+      std::string(VQ_BINARY_DIR) + "/vq " + args + " > " + o.string() + " 2> " + e.string();
   const int rc = std::system(cmd.c_str());
   CliResult r;
   r.code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
@@ -69,6 +70,7 @@ TEST_CASE("bench cli: vq bench vq --json reports every row with positive timings
   CHECK(j.at("repeats") == 1);
   CHECK(j.at("threads") == 1);
   CHECK(j.at("peak_mem_method").get<std::string>().find("RSS") != std::string::npos);
+  CHECK(!j.at("omp_wait_policy").get<std::string>().empty());
   const auto& res = j.at("results");
   CHECK(res.size() == 5);
   for (const char* row : {"sgemm", "sgemm_argmin", "search", "forward", "step"}) {
