@@ -112,9 +112,10 @@ VQ_HD float fast_tanh(float x) {
   e = fmaf(e, r, 0.5f);
   e = fmaf(e, r, 1.0f);
   e = fmaf(e, r, 1.0f);
-  // k <= 29 here, so 2^k is a normal float built from its exponent bits.
-  const int32_t ki = static_cast<int32_t>(k);
-  e = mul_rn(e, bits_to_float((ki + 127) << 23));
+  // 0 <= k <= 29 here, so 2^k is a normal float built from its exponent bits (NaN
+  // inputs take k = 0: no undefined float-to-int conversion; the NaN flows through r).
+  const int32_t ki = (k >= 0.f && k <= 30.f) ? static_cast<int32_t>(k) : 0;
+  e = mul_rn(e, bits_to_float(static_cast<int32_t>(static_cast<uint32_t>(ki + 127) << 23)));
   const float large = sub_rn(1.0f, div_rn(2.0f, add_rn(1.0f, e)));
   const float t = a < 0.6f ? small : large;
   return copysignf(t, x);
