@@ -17,6 +17,12 @@ namespace vq::app {
 int cmd_eval(int argc, char** argv) {
   keep_freed_memory();
   Args args(argc, argv, 2, "eval");
+  if (args.has("help")) {
+    std::cout << "usage: vq eval --checkpoint FILE [--device auto|cpu|cuda[:N]] [--batch-size 1000]\n"
+                 "               [--data DIR] [--threads N] [--json]\n"
+                 "prints the test-set reconstruction loss and code use of a vq train checkpoint\n";
+    return 0;
+  }
   const std::string path = args.required("checkpoint");
   const std::string device = args.str("device", "auto");
   const int64_t batch = args.integer("batch-size", 1000, 1, 10000);

@@ -46,9 +46,32 @@ std::vector<int64_t> parse_levels(const std::string& s) {
 
 }  // namespace
 
+constexpr const char* kTrainUsage =
+    "usage: vq train [options]   (the reference's Fashion-MNIST autoencoder examples)\n"
+    "  --quantizer vq|fsq|lfq          which example (default vq)\n"
+    "  --steps N                       optimizer steps (1000)\n"
+    "  --batch-size N                  images per step (256)\n"
+    "  --lr X                          AdamW learning rate (3e-4)\n"
+    "  --seed N                        weights, codebook, shuffling (1234)\n"
+    "  --codebook-size N               vq and lfq codes (256; lfq: a power of 2)\n"
+    "  --levels L,L,...                fsq levels (8,6,5)\n"
+    "  --rotation-trick | --straight-through   vq gradient estimator (rotation trick)\n"
+    "  --device auto|cpu|cuda|cuda:N   (auto: a GPU when one answers)\n"
+    "  --threads N                     CPU threads (all cores)\n"
+    "  --out DIR                       output folder (runs/<quantizer>)\n"
+    "  --data DIR                      Fashion-MNIST IDX files ($VQ_FASHION_MNIST_DIR or\n"
+    "                                  /usr/share/datasets/fashion-mnist)\n"
+    "  --log-every N                   log-line period off a terminal (steps / 10)\n"
+    "writes DIR/summary.json, loss_curve.csv, reconstructions.png, code_usage.png,\n"
+    "loss_curve.png, checkpoint.safetensors (docs/main-job.md)\n";
+
 int cmd_train(int argc, char** argv) {
   keep_freed_memory();
   Args args(argc, argv, 2, "train");
+  if (args.has("help")) {
+    std::cout << kTrainUsage;
+    return 0;
+  }
   RunOptions ro;
   TrainOptions& o = ro.train;
   const std::string q = args.str("quantizer", "vq");

@@ -8,7 +8,10 @@
 # active codes (% of the codebook used per batch, mean of the last 50 steps) of each,
 # and both test-set losses.
 #   bench/compare_train.sh [--steps 1000] [--quantizers "vq fsq lfq"] [--threads N]
-#                          [--device cpu|cuda] [--out runs/compare]
+#                          [--device cpu|cuda] [--out runs/compare] [--omp-passive]
+# --omp-passive runs both with OMP_WAIT_POLICY=passive: on a machine shared with other
+# work, spinning OpenMP workers steal the time slices their partners need (see
+# docs/performance.md, "The OpenMP wait policy"); on an idle machine leave it off.
 # Environment: VQ_BIN (the vq program; default: build it in build-demo like scripts/demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +23,7 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --omp-passive) export OMP_WAIT_POLICY=passive; shift ;;
     *) echo "compare_train.sh: unknown option $1 (see the header of this script)" >&2; exit 2 ;;
   esac
 done
@@ -42,7 +46,7 @@ if [ "$threads" != 0 ]; then tflag=(--threads "$threads"); vflag=(--threads "$th
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "torch: $("$py" -c 'import torch; print(torch.__version__)'), vector-quantize-pytorch $("$py" -c 'import importlib.metadata as m; print(m.version("vector-quantize-pytorch"))'); vqcpp $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "command: bench/compare_train.sh --steps $steps --quantizers \"$quantizers\" --threads $threads --device $device"
+echo "command: bench/compare_train.sh --steps $steps --quantizers \"$quantizers\" --threads $threads --device $device${OMP_WAIT_POLICY:+ (OMP_WAIT_POLICY=$OMP_WAIT_POLICY)}"
 for q in $quantizers; do
   echo "== $q: PyTorch (reference example) ..." >&2
   "$py" bench/torch_train.py --quantizer "$q" --steps "$steps" --device "$device" "${tflag[@]}" \
@@ -51,7 +55,7 @@ for q in $quantizers; do
   rm -rf "$out/$q"
   "$bin" train --quantizer "$q" --steps "$steps" --device "$device" "${vflag[@]}" --out "$out/$q" \
     --log-every $((steps / 5 > 0 ? steps / 5 : 1)) >&2
-  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['impl']='vqcpp'; d['active_percent']=100*d['active_fraction']; d['threads']=d['threads']; print(json.dumps(d))" \
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['impl']='vqcpp'; d['active_percent']=100*d['active_fraction']; d['test_active_percent']=100*d['test_active_fraction']; print(json.dumps(d))" \
     "$out/$q/summary.json" >> "$results"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -64,8 +68,8 @@ for r in rows:
 print()
 print("| quantizer | PyTorch s/step | vqcpp s/step | speed-up | PyTorch CPU s/step | vqcpp CPU s/step | CPU speed-up "
       "| PyTorch rec loss | vqcpp rec loss | vqcpp vs PyTorch | PyTorch active % | vqcpp active % "
-      "| PyTorch test loss | vqcpp test loss |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+      "| PyTorch test loss | vqcpp test loss | PyTorch test active % | vqcpp test active % |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for q, d in by.items():
     t, v = d.get("pytorch"), d.get("vqcpp")
     if not t or not v:
@@ -76,8 +80,10 @@ for q, d in by.items():
           f"| {t['cpu_seconds_per_step'] / v['cpu_seconds_per_step']:.2f}x "
           f"| {t['rec_loss']:.4f} | {v['rec_loss']:.4f} | {100 * (v['rec_loss'] / t['rec_loss'] - 1):+.1f}% "
           f"| {t['active_percent']:.1f} | {v['active_percent']:.1f} "
-          f"| {t['test_rec_loss']:.4f} | {v['test_rec_loss']:.4f} |")
+          f"| {t['test_rec_loss']:.4f} | {v['test_rec_loss']:.4f} "
+          f"| {t.get('test_active_percent', float('nan')):.1f} | {v['test_active_percent']:.1f} |")
 print()
 print("speed-up = PyTorch time / vqcpp time (>= 2 is the target); rec loss and active % are means of the "
-      "last 50 training steps; test loss over the 10000 test images.")
+      "last 50 training steps; test loss and test active % (codes used at least once) over the 10000 "
+      "test images.")
 PY

@@ -11,7 +11,8 @@
 #
 # Prints one JSON line: seconds_per_step, rec_loss (mean of the last 50 steps),
 # active_percent (mean of the last 50 steps' distinct codes / codebook size),
-# test_rec_loss, ... Usage: torch_train.py --quantizer vq|fsq|lfq [--steps N] ...
+# test_rec_loss, test_active_percent (distinct codes over the test set / codebook
+# size), ... Usage: torch_train.py --quantizer vq|fsq|lfq [--steps N] ...
 import argparse
 import gzip
 import json
@@ -128,12 +129,14 @@ def main():
 
     model.eval()
     with torch.no_grad():
-        tot, n = 0.0, 0
+        tot, n, used = 0.0, 0, set()
         for i in range(0, test.shape[0], 1000):
             x = test[i:i + 1000]
-            y = model(x)[0].clamp(-1.0, 1.0)
+            out = model(x)
+            y = out[0].clamp(-1.0, 1.0)
             tot += (y - x).abs().sum().item()
             n += x.numel()
+            used.update(out[1].unique().tolist())
     last = min(50, len(recs))
     print(json.dumps({
         "impl": "pytorch", "quantizer": a.quantizer, "steps": a.steps, "batch_size": a.batch_size,
@@ -141,7 +144,8 @@ def main():
         "seconds": seconds, "seconds_per_step": seconds / a.steps,
         "cpu_seconds_per_step": cpu_seconds / a.steps,
         "rec_loss": sum(recs[-last:]) / last, "active_percent": sum(actives[-last:]) / last,
-        "test_rec_loss": tot / n, "codebook_size": num_codes,
+        "test_rec_loss": tot / n, "test_active_percent": len(used) / num_codes * 100.0,
+        "codebook_size": num_codes,
     }))
 
 

@@ -84,6 +84,10 @@ TEST_CASE("cli train: bad flags are one-line usage errors and create nothing") {
   if (!vq::cuda_available())
     check_one_line_error(vqcli("train --device cuda" + o), 2, "use --device cpu");
   check_one_line_error(vqcli("train stray" + o), 2, "unexpected argument 'stray'");
+  Cli help = vqcli("train --help");
+  CHECK(help.code == 0);
+  CHECK(help.out.find("--quantizer vq|fsq|lfq") != std::string::npos);
+  CHECK(vqcli("eval --help").out.find("--checkpoint FILE") != std::string::npos);
   CHECK(!fs::exists(out));
 }
 
