@@ -1,6 +1,7 @@
 // `vq bench vq` through the built program: the JSON report has every row and field with
 // sensible values (no timing is asserted), and bad invocations fail with one line.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -26,7 +27,7 @@ std::string slurp(const fs::path& p) {
 }
 
 CliResult run_vq(const std::string& args) {
-  fs::path d = fs::path(VQ_BINARY_DIR) / "test_tmp" / "bench_cli";
+  fs::path d = fs::path(VQ_BINARY_DIR) / "test_tmp" / ("bench_cli-" + std::to_string(::getpid()));
   fs::create_directories(d);
   const fs::path o = d / "stdout.txt", e = d / "stderr.txt";
   const std::string cmd =

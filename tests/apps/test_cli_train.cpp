@@ -3,6 +3,7 @@
 // that is not a checkpoint) gives one line on stderr, a non-zero exit code and no
 // output folder; a tiny real run writes its files and `vq eval` reloads them.
 #include <doctest/doctest.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -24,7 +25,7 @@ struct Cli {
 };
 
 fs::path tmp() {
-  fs::path d = fs::path(VQ_BINARY_DIR) / "test_tmp" / "cli_train";
+  fs::path d = fs::path(VQ_BINARY_DIR) / "test_tmp" / ("cli_train-" + std::to_string(::getpid()));
   fs::create_directories(d);
   return d;
 }

@@ -4,6 +4,7 @@
 // (the loss goes down, the same seed gives the same run, every output file exists and
 // parses, the checkpoint reproduces the test loss).
 #include <doctest/doctest.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cmath>
@@ -33,7 +34,7 @@ using namespace vq::app;
 namespace {
 
 fs::path tmp_dir(const std::string& name) {
-  fs::path d = fs::path(VQ_BINARY_DIR) / "test_tmp" / "train" / name;
+  fs::path d = fs::path(VQ_BINARY_DIR) / "test_tmp" / ("train-" + std::to_string(::getpid())) / name;
   fs::remove_all(d);
   fs::create_directories(d.parent_path());
   return d;

@@ -2,6 +2,7 @@
 // fixture file (as input and as state) and its output file is compared with the
 // fixture's expected tensors. Also its one-line errors.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -22,7 +23,7 @@ struct RunResult {
 };
 
 RunResult run_vq(const std::string& args) {
-  fs::path tmp = fs::path(VQ_BINARY_DIR) / "test_tmp" / "vq_run";
+  fs::path tmp = fs::path(VQ_BINARY_DIR) / "test_tmp" / ("vq_run-" + std::to_string(::getpid()));
   fs::create_directories(tmp);
   std::string log = (tmp / "log.txt").string();
   std::string cmd = std::string(VQ_BINARY_DIR) + "/vq " + args + " > " + log + " 2>&1";
@@ -35,7 +36,7 @@ RunResult run_vq(const std::string& args) {
 
 void replay_through_cli(const std::string& fixture) {
   SafetensorsFile f = load_safetensors(fixture);
-  fs::path tmp = fs::path(VQ_BINARY_DIR) / "test_tmp" / "vq_run";
+  fs::path tmp = fs::path(VQ_BINARY_DIR) / "test_tmp" / ("vq_run-" + std::to_string(::getpid()));
   fs::create_directories(tmp);
   std::string out = (tmp / "out.safetensors").string();
   std::string cfg = (tmp / "cfg.json").string();
@@ -84,17 +85,17 @@ TEST_CASE("vq run: reproduces VectorQuantize fixtures from their inputs") {
 
 TEST_CASE("vq run: errors are one line and name the problem") {
   fs::path fx = fs::path(VQ_SOURCE_DIR) / "tests" / "fixtures" / "VectorQuantize" / "default_eval.safetensors";
-  RunResult r = run_vq("run --module NoSuchQuantizer --config '{}' --input " + fx.string() + " --output /tmp/x.st");
+  RunResult r = run_vq("run --module NoSuchQuantizer --config '{}' --input " + fx.string() + " --output " + (fs::path(VQ_BINARY_DIR) / "test_tmp" / "x.st").string() + "");
   CHECK(r.code != 0);
   CHECK(r.output.find("unknown module 'NoSuchQuantizer'") != std::string::npos);
   r = run_vq("run --module VectorQuantize --config '{\"dim\": 8, \"codebook_size\": 4, \"colour\": 1}' --input " +
-             fx.string() + " --output /tmp/x.st");
+             fx.string() + " --output " + (fs::path(VQ_BINARY_DIR) / "test_tmp" / "x.st").string() + "");
   CHECK(r.code != 0);
   CHECK(r.output.find("unknown option 'colour'") != std::string::npos);
-  r = run_vq("run --module VectorQuantize --config '{}' --output /tmp/x.st");
+  r = run_vq("run --module VectorQuantize --config '{}' --output " + (fs::path(VQ_BINARY_DIR) / "test_tmp" / "x.st").string() + "");
   CHECK(r.code == 2);
   CHECK(r.output.find("--input is required") != std::string::npos);
-  r = run_vq("run --module VectorQuantize --config '{\"dim\": 8, \"codebook_size\": 4}' --input /nonexistent.st --output /tmp/x.st");
+  r = run_vq("run --module VectorQuantize --config '{\"dim\": 8, \"codebook_size\": 4}' --input /nonexistent.st --output " + (fs::path(VQ_BINARY_DIR) / "test_tmp" / "x.st").string() + "");
   CHECK(r.code != 0);
   CHECK(r.output.find("/nonexistent.st") != std::string::npos);
 }
