@@ -135,7 +135,7 @@ Canvas code_usage_figure(const CodeStats& stats, const std::string& title) {
   }
   const int uy = f.y_of(uniform);
   for (int x = f.x0; x < f.x1; x += 8) c.hline(x, std::min(x + 4, f.x1), uy, kRed);
-  c.text(f.x1 - Canvas::text_width("uniform") - 2, uy - 10, "uniform", kRed);
+  c.text(f.x1 + 3, uy - 3, "even", kRed);  // the level of a uniform code use
   // x ticks at code indices
   const double xs = tick_step(double(k), 8);
   for (double v = 0; v <= double(k) - 1 + 1e-9; v += xs) {
