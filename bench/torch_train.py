@@ -93,6 +93,9 @@ def main():
     p.add_argument("--data-dir", default=os.environ.get("VQ_FASHION_MNIST_DIR") or
                    "/usr/share/datasets/fashion-mnist")
     p.add_argument("--log-every", type=int, default=100)
+    p.add_argument("--epoch-batches", action="store_true",
+                   help="shuffle once per epoch and take consecutive full batches (vq train's "
+                        "sampling) instead of a fresh random batch each step (the examples')")
     a = p.parse_args()
 
     if a.threads > 0:
@@ -108,13 +111,20 @@ def main():
     alpha = 10.0
 
     recs, actives = [], []
+    order, cursor = None, train.shape[0]
     sync = (lambda: torch.cuda.synchronize()) if device.type == "cuda" else (lambda: None)
     sync()
     t0 = time.perf_counter()
     c0 = time.process_time()
     for step in range(1, a.steps + 1):
         opt.zero_grad()
-        x = train[torch.randperm(train.shape[0], device=device)[:a.batch_size]]
+        if a.epoch_batches:
+            if cursor + a.batch_size > train.shape[0]:
+                order, cursor = torch.randperm(train.shape[0], device=device), 0
+            x = train[order[cursor:cursor + a.batch_size]]
+            cursor += a.batch_size
+        else:
+            x = train[torch.randperm(train.shape[0], device=device)[:a.batch_size]]
         total, rec, aux, idx = step_losses(a.quantizer, model, x, alpha)
         total.backward()
         opt.step()
