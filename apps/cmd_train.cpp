@@ -7,6 +7,8 @@
 // Flags are validated before anything else happens (one-line usage errors, exit 2);
 // the output folder is created only after the data has loaded. Ctrl-C stops the run
 // and leaves no files behind (exit 130).
+#include <unistd.h>
+
 #include <csignal>
 #include <iostream>
 #include <sstream>
@@ -18,14 +20,12 @@
 #include "apps/train/run.h"
 #include "core/device.h"
 
-#include <unistd.h>
-
 namespace vq::app {
 
 namespace {
 
 std::atomic<bool> g_stop{false};
-extern "C" void on_sigint(int) { g_stop.store(true); }
+void on_sigint(int) { g_stop.store(true); }
 
 std::vector<int64_t> parse_levels(const std::string& s) {
   std::vector<int64_t> out;
@@ -43,8 +43,6 @@ std::vector<int64_t> parse_levels(const std::string& s) {
   if (out.empty() || (!s.empty() && s.back() == ',')) throw UsageError(bad);
   return out;
 }
-
-}  // namespace
 
 constexpr const char* kTrainUsage =
     "usage: vq train [options]   (the reference's Fashion-MNIST autoencoder examples)\n"
@@ -64,6 +62,8 @@ constexpr const char* kTrainUsage =
     "  --log-every N                   log-line period off a terminal (steps / 10)\n"
     "writes DIR/summary.json, loss_curve.csv, reconstructions.png, code_usage.png,\n"
     "loss_curve.png, checkpoint.safetensors (docs/main-job.md)\n";
+
+}  // namespace
 
 int cmd_train(int argc, char** argv) {
   keep_freed_memory();

@@ -121,7 +121,7 @@ Device resolve_device_flag(const std::string& command, const std::string& s) {
 }
 
 void keep_freed_memory() {
-  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // the largest value every glibc accepts
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
 }
 
@@ -156,6 +156,11 @@ RunResult run_training(const RunOptions& ro, std::ostream& log) {
   const double train_seconds = now_seconds() - t0, train_cpu = cpu_seconds() - c0;
   progress.finish();
 
+  auto stopped = [&] { return ro.stop && ro.stop->load(); };
+  if (stopped()) {
+    result.interrupted = true;
+    return result;
+  }
   EvalResult ev = evaluate(trainer.model(), test, o.device, 1000, ro.samples);
   result.summary = make_summary(o, curve, train_seconds, train_cpu, ev, threads);
 
@@ -179,6 +184,11 @@ RunResult run_training(const RunOptions& ro, std::ostream& log) {
                 static_cast<long long>(o.steps), static_cast<long long>(o.batch_size));
   out.write("loss_curve.png", loss_curve_figure(curve, title).png());
   out.write("summary.json", result.summary.dump(2) + "\n");
+  if (stopped()) {
+    result = RunResult();
+    result.interrupted = true;
+    return result;
+  }
   out.commit(std::vector<std::string>(std::begin(kRunFiles), std::end(kRunFiles)));
   return result;
 }

@@ -21,8 +21,8 @@ struct RunOptions {
   int64_t log_every = 0;  // log-line period in steps (0: ~10 lines per run)
   bool tty = false;       // draw a progress bar instead of log lines
   int64_t samples = 48;   // test images shown in reconstructions.png
-  // When set and it becomes true, training stops at the next step and nothing is
-  // written (Ctrl-C).
+  // When set and it becomes true, the run stops at the next step (or before its files
+  // are published) and nothing is written (Ctrl-C).
   const std::atomic<bool>* stop = nullptr;
 };
 
