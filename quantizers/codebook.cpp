@@ -66,6 +66,7 @@ Codebook::Codebook(const CodebookOptions& o, std::shared_ptr<dist::Comm> comm, G
   embed_avg_ = register_buffer("embed_avg", embed.clone());
   if (o.learnable_codebook) embed_param_ = register_parameter("embed", embed);
   else embed_buf_ = register_buffer("embed", embed);
+  if (o.vq_bridge) register_module("vq_bridge", o.vq_bridge);
   if (o.affine_param) {
     codebook_mean_needs_init_ = register_buffer("codebook_mean_needs_init", scalar_bool(true));
     codebook_mean_ = register_buffer("codebook_mean", Tensor::zeros({h, 1, d}));
@@ -92,6 +93,12 @@ Tensor Codebook::expand_mask(const Tensor& mask, int64_t h, int64_t N) const {
 
 Variable Codebook::effective_codes() {
   Variable E = embed_variable();
+  if (opts_.vq_bridge) {
+    const Shape in = E.shape();
+    E = opts_.vq_bridge->forward(E);
+    check<ShapeError>(E.shape() == in, "Codebook: vq_bridge must preserve the codebook shape ", shape_str(in),
+                      ", returned ", shape_str(E.shape()));
+  }
   if (!opts_.affine_param || !batch_mean_->defined()) return E;
   Tensor scale = ops::div(std_of(*batch_variance_), std_of(*codebook_variance_));
   return ag::add(ag::mul(ag::sub(E, Variable(*codebook_mean_)), Variable(scale)), Variable(*batch_mean_));

@@ -6,13 +6,14 @@
 // agree across processes go through the injected Comm at the points SPEC.md 18.2
 // lists. State names follow the reference: embed, embed_avg, cluster_size, initted,
 // and with affine_param codebook_mean, codebook_variance, *_needs_init, batch_mean,
-// batch_variance.
+// batch_variance; a vq_bridge's parameters under vq_bridge.*.
 #pragma once
 #include <functional>
 #include <memory>
 #include <optional>
 
 #include "dist/comm.h"
+#include "nn/layer.h"
 #include "nn/module.h"
 
 namespace vq {
@@ -40,6 +41,10 @@ struct CodebookOptions {
   double affine_param_batch_decay = 0.99;
   double affine_param_codebook_decay = 0.9;
   bool use_cosine_sim = false;
+  // FVQ bridge (SPEC 2.3 step 7): applied to the codes (h, K, d) -> (h, K, d) before
+  // the affine map and the search; registered as the child "vq_bridge" (state keys
+  // vq_bridge.*). Null = none.
+  std::shared_ptr<nn::Layer> vq_bridge;
 };
 
 // Per-call arguments of Codebook::forward (reference names).
@@ -90,13 +95,14 @@ class Codebook : public nn::Module {
   // The stored codes (h, K, d) (a parameter when learnable).
   Tensor& embed();
   Variable embed_variable();  // differentiable handle when learnable, else a constant
+  // The codes the search uses: embed, through the vq_bridge and the affine map.
+  Variable effective_codes();
   const CodebookOptions& options() const { return opts_; }
   CodebookHealth health() const;
 
  private:
   void init_embed_(const Tensor& flat, const Tensor& mask);
   void update_affine(const Tensor& flat, const Tensor& mask);
-  Variable effective_codes();  // embed after the affine mapping
   Tensor to_code_space(const Tensor& flat) const;
 
  public:

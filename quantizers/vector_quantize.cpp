@@ -51,6 +51,7 @@ VectorQuantize::VectorQuantize(VectorQuantizeOptions o, std::shared_ptr<Codebook
                                std::shared_ptr<dist::Comm> comm, Generator& gen)
     : opts_(std::move(o)), gen_(&gen) {
   if (!comm) comm = dist::default_comm();
+  comm_ = comm;
   opts_.resolve(comm->distributed());
   opts_.validate();
   codebook_dim_ = opts_.resolved_codebook_dim();
@@ -92,6 +93,7 @@ VectorQuantize::VectorQuantize(VectorQuantizeOptions o, std::shared_ptr<Codebook
   co.affine_param_batch_decay = opts_.affine_param_batch_decay;
   co.affine_param_codebook_decay = opts_.affine_param_codebook_decay;
   co.use_cosine_sim = opts_.use_cosine_sim;
+  if (opts_.vq_bridge && !shared) co.vq_bridge = opts_.vq_bridge(codebook_dim_, gen);
   if (shared) {
     const auto& so = shared->options();
     check<ConfigError>(so.dim == co.dim && so.codebook_size == co.codebook_size && so.num_codebooks == co.num_codebooks,
@@ -101,6 +103,13 @@ VectorQuantize::VectorQuantize(VectorQuantizeOptions o, std::shared_ptr<Codebook
     codebook_ = register_module("_codebook", shared);
   } else {
     codebook_ = register_module("_codebook", std::make_shared<Codebook>(co, comm, gen));
+  }
+  if (opts_.in_place_codebook_optimizer) {
+    std::vector<Variable> params = codebook_->parameters();
+    check<ConfigError>(!params.empty(), "VectorQuantize: in_place_codebook_optimizer needs codebook parameters "
+                       "(the codebook has none)");
+    in_place_opt_ = opts_.in_place_codebook_optimizer(std::move(params));
+    check<ConfigError>(in_place_opt_ != nullptr, "VectorQuantize: in_place_codebook_optimizer returned no optimizer");
   }
 }
 
@@ -113,6 +122,9 @@ QuantizerOutput VectorQuantize::forward(const Variable& x_in, const VectorQuanti
   const bool image = o.accept_image_fmap, video = o.accept_3d_fmap;
   const bool channel_first = !o.channel_last && !image && !video;
   const bool single = x_in.dim() == 2;
+  const bool in_place = in_place_opt_ && is_training();
+  check<ConfigError>(!(c.topk && in_place), "VectorQuantize: topk codes only supported for single-head codebooks "
+                     "without cross entropy commitment loss or in-place codebook optimizer");
   Tensor mask = c.mask;
   check<ConfigError>(!(c.mask.defined() && c.lens.defined()), "VectorQuantize: pass either mask or lens, not both");
   if (c.lens.defined()) {
@@ -163,6 +175,8 @@ QuantizerOutput VectorQuantize::forward(const Variable& x_in, const VectorQuanti
                          (is_training() && ((commit_active && o.commitment_use_cross_entropy_loss) ||
                                             o.codebook_diversity_loss_weight > 0));
   CodebookResult cb = codebook_->forward(x, cc);
+  Variable inplace_loss;
+  if (in_place && !frozen) inplace_loss = in_place_optimize(x, cc, mask, cb);
   Variable q = cb.quantized;
 
   const bool learnable = *o.learnable_codebook;
@@ -194,6 +208,7 @@ QuantizerOutput VectorQuantize::forward(const Variable& x_in, const VectorQuanti
   idx = idx.contiguous();
 
   out.loss = losses(x, x_seq, cb, idx, mask, frozen, c.topk, out.breakdown);
+  if (inplace_loss.defined()) out.breakdown["inplace_optimize"] = inplace_loss;
 
   // ---- merge heads, project out, undo layout ----
   if (o.separate_codebook_per_head) {

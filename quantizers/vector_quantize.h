@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "nn/layer.h"
+#include "optim/optimizer.h"
 #include "quantizers/codebook.h"
 #include "quantizers/quantizer.h"
 #include "quantizers/vq_options.h"
@@ -52,7 +53,9 @@ class VectorQuantize : public Quantizer {
   // accept_image_fmap, (b, dim, T, H, W) with accept_3d_fmap. Returns quantized in the
   // input's layout, indices ((b, n), (b, n, heads), (b, H, W), ...; -1 where masked),
   // loss (scalar; (b, n, k) with topk) and the breakdown terms commitment,
-  // codebook_diversity, orthogonal_reg, inplace_optimize (unweighted).
+  // codebook_diversity, orthogonal_reg, inplace_optimize (unweighted). With an
+  // in_place_codebook_optimizer, a training forward that is not frozen first takes
+  // the in-place step (SPEC 3.6; ConfigError with topk).
   QuantizerOutput forward(const Variable& x, const VectorQuantizeCall& call = {});
 
   std::string module_name() const override { return "VectorQuantize"; }
@@ -70,6 +73,13 @@ class VectorQuantize : public Quantizer {
   void expire_codes_(const Variable& x);
   // Recomputes codes from the EMA statistics (for manual_ema_update).
   void update_ema() { codebook_->update_ema(); }
+  // SPEC 3.6 step 3 (for manual_in_place_optimizer_update): under sync_codebook every
+  // Codebook parameter gradient is all-reduced (sum) through the Comm and divided by
+  // the number of processes; then one optimizer step; then the gradients are cleared.
+  // No-op without an in_place_codebook_optimizer.
+  void update_in_place_optimizer();
+  // The in-place codebook optimizer (over _codebook's parameters), or nullptr.
+  optim::Optimizer* in_place_optimizer() const { return in_place_opt_.get(); }
 
   // (K, d) for a shared codebook, (h, K, d) for separate ones.
   Tensor codebook();
@@ -87,6 +97,10 @@ class VectorQuantize : public Quantizer {
   Variable heads_from_seq(const Variable& x_seq);
   Variable project_in(const Variable& x);
   Variable project_out(const Variable& x);
+  // SPEC 3.6: L_ip = mean((q - sg(x))^2) (valid tokens only under a mask), backward
+  // into the Codebook's parameters, step unless manual, then the Codebook forward
+  // again without statistics update, replacing cb. Returns L_ip (detached).
+  Variable in_place_optimize(const Variable& x, CodebookCall cc, const Tensor& mask, CodebookResult& cb);
   Variable losses(const Variable& x, const Variable& x0_seq, const CodebookResult& cb,
                   const Tensor& idx_out, const Tensor& mask, bool frozen, std::optional<int64_t> topk,
                   std::map<std::string, Variable>& breakdown);
@@ -96,6 +110,8 @@ class VectorQuantize : public Quantizer {
   bool has_projection_;
   std::shared_ptr<nn::Layer> project_in_, project_out_;
   std::shared_ptr<Codebook> codebook_;
+  std::unique_ptr<optim::Optimizer> in_place_opt_;
+  std::shared_ptr<dist::Comm> comm_;
   Generator* gen_;
 };
 

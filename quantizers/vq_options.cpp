@@ -52,19 +52,24 @@ VectorQuantizeOptions VectorQuantizeOptions::from_json(const nlohmann::json& j) 
   r.get("sync_update_v", o.sync_update_v);
   r.get("return_zeros_for_masked_padding", o.return_zeros_for_masked_padding);
   r.get("route_gradients_to_input", o.route_gradients_to_input);
-  for (const char* callable : {"vq_bridge", "in_place_codebook_optimizer", "codebook_transform_fn"}) {
-    check<ConfigError>(!r.has(callable), "VectorQuantize: option '", callable,
-                       "' takes a Python callable in the reference and is not supported by vqcpp yet");
-    r.accept(callable);
-  }
-  r.accept("manual_in_place_optimizer_update");
+  r.accept("vq_bridge");
+  if (r.has("vq_bridge")) o.vq_bridge = vq_bridge_from_json(j.at("vq_bridge"));
+  r.accept("in_place_codebook_optimizer");
+  if (r.has("in_place_codebook_optimizer"))
+    o.in_place_codebook_optimizer = in_place_optimizer_from_json(j.at("in_place_codebook_optimizer"));
+  r.get("manual_in_place_optimizer_update", o.manual_in_place_optimizer_update);
+  check<ConfigError>(!r.has("codebook_transform_fn"),
+                     "VectorQuantize: option 'codebook_transform_fn' takes a Python callable in the reference and is "
+                     "not supported by vqcpp (ResidualVQ's implicit_neural_codebook builds it)");
+  r.accept("codebook_transform_fn");
   r.finish();
   return o;
 }
 
 void VectorQuantizeOptions::resolve(bool distributed) {
-  if (!ema_update) ema_update = !directional_reparam;
-  if (!learnable_codebook) learnable_codebook = directional_reparam;
+  const bool bridge = static_cast<bool>(vq_bridge);
+  if (!ema_update) ema_update = !directional_reparam && !bridge;
+  if (!learnable_codebook) learnable_codebook = directional_reparam || bridge;
   if (!rotation_trick) rotation_trick = !directional_reparam && dim > 1;
   if (!sync_codebook) sync_codebook = distributed;
 }
@@ -88,10 +93,16 @@ void VectorQuantizeOptions::validate() const {
     fail("gumbel straight through not allowed when learning the codebook (straight_through and learnable_codebook)");
   if (ema_update.value_or(false) && learnable_codebook.value_or(false))
     fail("learnable codebook not compatible with EMA update (set ema_update=false)");
+  if (vq_bridge && !learnable_codebook.value_or(false))
+    fail("learnable_codebook must be set to True if vq_bridge is passed in");
+  if (vq_bridge && ema_update.value_or(false)) fail("ema_update must be False if vq_bridge is passed in");
   if (sync_update_v < 0 || sync_update_v > 1) fail("sync_update_v must be in [0, 1]");
   if (sync_update_v > 0 && !learnable_codebook.value_or(false))
     fail("sync_update_v requires learnable_codebook");
   if (affine_param && use_cosine_sim) fail("affine_param is not compatible with use_cosine_sim");
+  if (in_place_codebook_optimizer && !learnable_codebook.value_or(false) && !vq_bridge && orthogonal_reg_weight <= 0)
+    fail("in_place_codebook_optimizer needs codebook parameters: set learnable_codebook=true (and ema_update=false) "
+         "or pass a vq_bridge (torch: optimizer got an empty parameter list)");
   if (kmeans_init && sync_codebook.value_or(false) && separate_codebook_per_head && heads > 1)
     fail("kmeans init with multiple codebooks is not supported in distributed mode");
   if (orthogonal_reg_active_codes_only && separate_codebook_per_head && heads > 1 && orthogonal_reg_weight > 0)

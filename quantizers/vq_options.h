@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "quantizers/vq_callables.h"
+
 namespace vq {
 
 struct VectorQuantizeOptions {
@@ -47,9 +49,20 @@ struct VectorQuantizeOptions {
   double directional_reparam_variance = 5e-3;
   std::optional<bool> sync_codebook;     // None -> distributed (Comm size > 1)
   bool sync_affine_param = false;
-  std::optional<bool> ema_update;        // None -> not directional_reparam
+  std::optional<bool> ema_update;        // None -> not directional_reparam and no vq_bridge
   bool manual_ema_update = false;
-  std::optional<bool> learnable_codebook;  // None -> directional_reparam
+  std::optional<bool> learnable_codebook;  // None -> directional_reparam or a vq_bridge
+  // FVQ: a layer applied to the whole codebook (h, K, d) in every Codebook forward
+  // (not in the decode helpers, as the reference). Requires learnable_codebook and
+  // ema_update off. Empty = None. JSON: a spec of vq_callables.h.
+  VqBridgeFactory vq_bridge;
+  // One optimizer step on the Codebook's parameters inside each training forward
+  // (SPEC.md 3.6), created at construction over embed and the bridge parameters
+  // (needs some: learnable_codebook, a bridge or orthogonal_reg_weight > 0). Empty =
+  // None. JSON: a spec of vq_callables.h.
+  InPlaceOptimizerFactory in_place_codebook_optimizer;
+  // Accumulate the in-place gradients; the caller runs update_in_place_optimizer().
+  bool manual_in_place_optimizer_update = false;
   bool affine_param = false;
   double affine_param_batch_decay = 0.99;
   double affine_param_codebook_decay = 0.9;
@@ -58,8 +71,9 @@ struct VectorQuantizeOptions {
   bool route_gradients_to_input = true;
 
   // Reads the reference's keyword arguments; unknown keys and wrong types throw
-  // ConfigError naming the key. Options that take Python callables (vq_bridge,
-  // in_place_codebook_optimizer) are rejected with a message saying so.
+  // ConfigError naming the key. vq_bridge and in_place_codebook_optimizer take the
+  // JSON specs of vq_callables.h; codebook_transform_fn (a Python callable) is
+  // rejected with a message saying so.
   static VectorQuantizeOptions from_json(const nlohmann::json& j);
   // Fills the None defaults (distributed: whether the communicator has > 1 rank).
   void resolve(bool distributed);

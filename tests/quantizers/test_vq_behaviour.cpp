@@ -208,7 +208,7 @@ TEST_CASE("vq config: invalid combinations name the reference's rule") {
   bad({{"dim", 8}, {"codebook_size", 4}, {"codebok_size", 4}}, "unknown option 'codebok_size'");
   bad({{"dim", 8}}, "'dim' and 'codebook_size' are required");
   bad({{"dim", "eight"}, {"codebook_size", 4}}, "option 'dim' has the wrong type");
-  bad({{"dim", 8}, {"codebook_size", 4}, {"vq_bridge", "x"}}, "Python callable");
+  bad({{"dim", 8}, {"codebook_size", 4}, {"codebook_transform_fn", "x"}}, "Python callable");
 }
 
 TEST_CASE("vq shapes: a wrong feature width names dim and the input shape") {

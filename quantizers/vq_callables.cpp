@@ -1,0 +1,100 @@
+// JSON specs of vq_bridge and in_place_codebook_optimizer (see vq_callables.h).
+#include "quantizers/vq_callables.h"
+
+#include <string>
+
+#include "core/error.h"
+#include "nn/linear.h"
+#include "nn/sequential.h"
+#include "optim/adam.h"
+#include "optim/sgd.h"
+#include "quantizers/options.h"
+
+namespace vq {
+
+VqBridgeFactory vq_bridge_from_json(const nlohmann::json& spec) {
+  check<ConfigError>(spec.is_object(), "VectorQuantize: option 'vq_bridge' must be an object like "
+                     "{\"type\": \"mlp\", \"hidden\": [64]}, got ", spec.dump());
+  OptionReader r(spec, "VectorQuantize.vq_bridge");
+  std::string type;
+  r.get("type", type);
+  bool bias = true;
+  r.get("bias", bias);
+  if (type == "linear") {
+    r.finish();
+    return [bias](int64_t d, Generator& gen) -> std::shared_ptr<nn::Layer> {
+      return std::make_shared<nn::Linear>(d, d, bias, gen);
+    };
+  }
+  check<ConfigError>(type == "mlp", "VectorQuantize.vq_bridge: type must be \"linear\" or \"mlp\", got \"", type,
+                     "\" (the reference's transformer bridge needs x-transformers and is not supported)");
+  std::vector<int64_t> hidden;
+  if (spec.contains("hidden") && spec.at("hidden").is_number_integer()) {
+    hidden.push_back(spec.at("hidden").get<int64_t>());
+    r.accept("hidden");
+  } else {
+    r.get("hidden", hidden);
+  }
+  nn::MLPOptions mo;
+  mo.bias = bias;
+  r.get("activation", mo.activation);
+  r.finish();
+  for (int64_t h : hidden)
+    check<ConfigError>(h >= 1, "VectorQuantize.vq_bridge: hidden widths must be >= 1, got ", h);
+  nn::make_activation(mo.activation);  // unknown names fail now, not at construction
+  return [hidden, mo](int64_t d, Generator& gen) -> std::shared_ptr<nn::Layer> {
+    std::vector<int64_t> dims{d};
+    dims.insert(dims.end(), hidden.begin(), hidden.end());
+    dims.push_back(d);
+    return std::make_shared<nn::MLP>(dims, mo, gen);
+  };
+}
+
+InPlaceOptimizerFactory in_place_optimizer_from_json(const nlohmann::json& spec) {
+  check<ConfigError>(spec.is_object(), "VectorQuantize: option 'in_place_codebook_optimizer' must be an object like "
+                     "{\"type\": \"SGD\", \"lr\": 0.001}, got ", spec.dump());
+  OptionReader r(spec, "VectorQuantize.in_place_codebook_optimizer");
+  std::string type;
+  r.get("type", type);
+  if (type == "SGD") {
+    optim::SGDOptions o;
+    r.get("lr", o.lr);
+    r.get("momentum", o.momentum);
+    r.get("dampening", o.dampening);
+    r.get("weight_decay", o.weight_decay);
+    r.get("nesterov", o.nesterov);
+    r.get("maximize", o.maximize);
+    r.finish();
+    return [o](std::vector<Variable> p) -> std::unique_ptr<optim::Optimizer> {
+      return std::make_unique<optim::SGD>(std::move(p), o);
+    };
+  }
+  check<ConfigError>(type == "Adam" || type == "AdamW",
+                     "VectorQuantize.in_place_codebook_optimizer: type must be \"SGD\", \"Adam\" or \"AdamW\", got \"",
+                     type, "\"");
+  optim::AdamWOptions wo;
+  optim::AdamOptions o = type == "AdamW" ? static_cast<optim::AdamOptions>(wo) : optim::AdamOptions();
+  r.get("lr", o.lr);
+  std::vector<double> betas{o.beta1, o.beta2};
+  r.get("betas", betas);
+  check<ConfigError>(betas.size() == 2, "VectorQuantize.in_place_codebook_optimizer: betas must have 2 entries, got ",
+                     betas.size());
+  o.beta1 = betas[0];
+  o.beta2 = betas[1];
+  r.get("eps", o.eps);
+  r.get("weight_decay", o.weight_decay);
+  r.get("amsgrad", o.amsgrad);
+  r.get("maximize", o.maximize);
+  r.finish();
+  if (type == "Adam")
+    return [o](std::vector<Variable> p) -> std::unique_ptr<optim::Optimizer> {
+      return std::make_unique<optim::Adam>(std::move(p), o);
+    };
+  optim::AdamWOptions w;
+  static_cast<optim::AdamOptions&>(w) = o;
+  return [w](std::vector<Variable> p) -> std::unique_ptr<optim::Optimizer> {
+    return std::make_unique<optim::AdamW>(std::move(p), w);
+  };
+}
+
+}  // namespace vq
