@@ -148,3 +148,7 @@ def generate():
              config=base(commitment_weight=0.5), mode="eval", seed=191, x_shape=SEQ, prepare=p, backward=False,
              call={"topk": 3},
              note="SPEC 2.3/3.8 say eval top-k is broken; in 1.32.0 it works and returns a (b, n, k) loss in eval")
+
+    import gen_vq_callables
+
+    gen_vq_callables.generate()

@@ -12,6 +12,7 @@ from common import (param_grads, parameter_names, record_fsq_margins,
                     record_lfq_margins, record_vq_margins, state_snapshot,
                     write_case)
 from vector_quantize_pytorch.vector_quantize_pytorch import Codebook
+from vq_callables import materialize
 
 MARGIN_KIND = {
     "VectorQuantize": "vq", "ResidualVQ": "vq",
@@ -142,7 +143,7 @@ def _materialize(spec, *args):
 def _run_once(cls, module_name, config, mode, seed, x_shape, call, prepare,
               mask, lens, backward, grad_loss, decode, x_scale, kind):
     torch.manual_seed(seed)
-    mod = cls(**config)
+    mod = cls(**materialize(module_name, config))
     if prepare is not None:
         prepare(mod)
     mod.train(mode == "train")

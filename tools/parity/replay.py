@@ -25,6 +25,7 @@ from safetensors import safe_open  # noqa: E402
 import common  # noqa: E402
 from make_fixtures import GROUPS, INPUT_NAMES, INPUT_PREFIXES  # noqa: E402
 from quantizer_case import parse_outputs  # noqa: E402
+from vq_callables import materialize  # noqa: E402
 
 
 def load(path):
@@ -40,7 +41,7 @@ def replay_quantizer(meta, t, dtype=torch.float32):
     import vector_quantize_pytorch as vqp
 
     cfg, call = json.loads(meta["config"]), json.loads(meta["call"])
-    mod = getattr(vqp, meta["module"])(**cfg).to(dtype)
+    mod = getattr(vqp, meta["module"])(**materialize(meta["module"], cfg)).to(dtype)
     mod.load_state_dict(strip("state_in.", t), strict=True)
     mod.train(meta["mode"] == "train")
     x = t["x"].clone().requires_grad_(meta["x_requires_grad"] == "true")
