@@ -1,6 +1,6 @@
 // Raw CPU kernels for the rotation trick (Fifty et al. 2024, arXiv 2410.06424; SPEC.md
-// 1.10): forward and backward, one pass over each row (the row stays in L1 between its
-// three sweeps). x, q, out, g, dx: [N, D] f32 contiguous.
+// 1.10): forward and backward, two sweeps over each row (one reduction, one write; the row
+// stays in L1 between them). x, q, out, g, dx: [N, D] f32 contiguous.
 #pragma once
 #include <cstdint>
 

@@ -237,6 +237,41 @@ TEST_CASE("rotation_trick_backward: explicit R^T g, and finite differences of th
   }
 }
 
+TEST_CASE("rotation_trick: both norm paths (near-antiparallel and typical rows) at D = 256") {
+  // The kernels take |u + qh|^2 from |x|^2, |q|^2 and x.q, except for rows where that sum
+  // is small (x nearly opposite q), which they sum directly. Cover both, forward and
+  // backward, against the double-precision reference.
+  const int64_t N = 8, D = 256;
+  auto x = randn_vec(N * D, 51), q = randn_vec(N * D, 52), g = randn_vec(N * D, 53);
+  auto noise = randn_vec(N * D, 54);
+  for (int64_t d = 0; d < D; ++d) {
+    x[0 * D + d] = -2.f * q[d] + 0.05f * noise[d];            // near-antiparallel
+    x[1 * D + d] = -q[D + d] + 0.3f * noise[D + d];           // |u + qh|^2 ~ 0.1
+    x[2 * D + d] = q[2 * D + d] + 0.1f * noise[2 * D + d];    // the usual VQ case
+    x[3 * D + d] = 1e-3f * q[3 * D + d] + 1e-4f * noise[3 * D + d];  // tiny x
+  }
+  std::vector<float> out(N * D), dx(N * D);
+  cpu::rotation_trick_forward(out.data(), x.data(), q.data(), N, D);
+  cpu::rotation_trick_backward(dx.data(), g.data(), x.data(), q.data(), N, D);
+  for (int64_t n = 0; n < N; ++n) {
+    const auto c = rot_constants(x.data() + n * D, q.data() + n * D, D);
+    std::vector<double> e(x.begin() + n * D, x.begin() + (n + 1) * D);
+    const auto ref = rot_apply(c, e);
+    double gw = 0, gqh = 0, scale = 0;
+    for (int64_t d = 0; d < D; ++d) {
+      gw += g[n * D + d] * c.w[d];
+      gqh += g[n * D + d] * c.qh[d];
+      scale = std::max(scale, std::abs(ref[d]));
+    }
+    INFO("row " << n);
+    for (int64_t d = 0; d < D; ++d) {
+      CHECK(out[n * D + d] == doctest::Approx(ref[d]).epsilon(1e-4).scale(scale));
+      const double want = c.s * (g[n * D + d] - 2 * gw * c.w[d] + 2 * gqh * c.u[d]);
+      CHECK(dx[n * D + d] == doctest::Approx(want).epsilon(1e-4).scale(c.s * 10));
+    }
+  }
+}
+
 TEST_CASE("rotation_trick: error messages") {
   CHECK_THROWS_WITH_AS(ops::rotation_trick(Tensor::zeros({2, 3}), Tensor::zeros({2, 4})),
                        "rotation_trick: x and q must have one shape, got x=f32[2, 3] and q=f32[2, 4]",
