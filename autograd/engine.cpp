@@ -130,6 +130,9 @@ void backward(const Variable& root, const Tensor& grad_output, bool retain_graph
         for (GradHook& hook : node.hooks()) hook(g);
       }
       grads = node.apply(g);
+      // Drop this handle now: a gradient returned as a view of g (reshape, squeeze...)
+      // is then the only owner of its storage, and finalize_leaf need not copy it.
+      g = Tensor();
     }
     const std::vector<Variable>& inputs = node.inputs();
     for (size_t k = 0; k < inputs.size(); ++k) {

@@ -87,6 +87,21 @@ TEST_CASE("autograd: a leaf gradient never aliases another tensor") {
   CHECK(host(go) == std::vector<float>{1, 1});
 }
 
+TEST_CASE("autograd: a view-shaped leaf gradient is kept, not copied, when nothing else holds it") {
+  // a = reshape(x) is used twice, so a's gradient is a fresh sum; reshape's backward
+  // hands x a view of it. Nothing else references that sum, so x.grad() is that buffer.
+  Variable x(vec({1, 2, 3, 4, 5, 6}), true);
+  Variable a = ag::reshape(x, {2, 3});
+  const void* seen = nullptr;
+  a.register_hook([&seen](Tensor& g) { seen = g.raw_data(); });
+  Variable y = a * 2.0 + a * 3.0;
+  y.backward(Tensor::ones({2, 3}));
+  CHECK(host(x.grad()) == std::vector<float>{5, 5, 5, 5, 5, 5});
+  CHECK(x.grad().shape() == Shape{6});
+  CHECK(seen != nullptr);
+  CHECK(x.grad().raw_data() == seen);
+}
+
 TEST_CASE("autograd: backward from a leaf and from a one-element output") {
   Variable x(vec({1, 2}), true);
   x.backward(vec({5, 6}));
