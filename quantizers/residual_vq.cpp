@@ -134,11 +134,15 @@ ResidualVQ::Pass ResidualVQ::run_layers(const Variable& x, const Tensor& mask, c
 
 void ResidualVQ::end_of_step_shared(const Pass& p, const Tensor& mask, bool frozen) {
   // SPEC 4.2 step 7. vqcpp fixes (docs/deviations.md): nothing happens when the
-  // codebook is frozen, and the expiry draws from every batch element's valid tokens.
+  // codebook is frozen, the expiry draws from every batch element's valid tokens, and
+  // the in-place codebook optimizer is stepped.
   if (frozen || p.residuals.empty()) return;
   NoGradGuard ng;
   VectorQuantize& shared = *layers_[0];
   if (shared.options().ema_update.value_or(true)) shared.update_ema();
+  // SPEC 23.17 fix: the reference steps the in-place optimizer only inside the EMA
+  // branch, i.e. never (it needs a learnable codebook, which excludes EMA).
+  shared.update_in_place_optimizer();
   if (shared.options().threshold_ema_dead_code <= 0) return;
   std::vector<Tensor> flat, masks;
   for (const Tensor& r : p.residuals) {

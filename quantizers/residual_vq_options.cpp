@@ -172,7 +172,10 @@ VectorQuantizeOptions ResidualVQOptions::layer_options(int64_t l) const {
     v.learnable_codebook = true;
     v.ema_update = false;
   }
-  if (shared_codebook) v.manual_ema_update = true;
+  if (shared_codebook) {
+    v.manual_ema_update = true;
+    v.manual_in_place_optimizer_update = true;  // stepped once per forward, after the loop
+  }
   if (diveq) {
     v.ema_update = false;
     v.learnable_codebook = true;
