@@ -325,3 +325,26 @@ TEST_CASE("vq callables: ResidualVQ shared codebook steps the in-place optimizer
   rvq.forward(x, fc);
   CHECK(test::max_abs_diff(snap, rvq.layer(0).codebook()) == 0.0);
 }
+
+TEST_CASE("vq callables: README fvq with an MLP bridge in place of the transformer (test_readme.py::fvq)") {
+  // The reference's example bridges the codebook with an x-transformers encoder; vqcpp
+  // offers MLP / Linear bridges (docs/quantizers/vector_quantize.md). Same VQ otherwise.
+  json cfg = {{"dim", 256},
+              {"codebook_size", 512},
+              {"vq_bridge", {{"type", "mlp"}, {"hidden", {256}}, {"activation", "gelu"}}},
+              {"in_place_codebook_optimizer", {{"type", "SGD"}, {"lr", 1e-3}}}};
+  auto q = std::dynamic_pointer_cast<VectorQuantize>(make_quantizer("VectorQuantize", cfg));
+  REQUIRE(q);
+  CHECK(*q->options().learnable_codebook);
+  CHECK_FALSE(*q->options().ema_update);
+  Tensor before = q->state_dict().at("_codebook.vq_bridge.2.weight").clone();
+  Variable x(test::randn({1, 1024, 256}, 17), true);
+  QuantizerOutput out = q->forward(x);
+  CHECK(out.quantized.shape() == Shape{1, 1024, 256});
+  CHECK(out.indices.shape() == Shape{1, 1024});
+  CHECK(out.loss.shape() == Shape{});
+  CHECK(test::max_abs_diff(before, q->state_dict().at("_codebook.vq_bridge.2.weight")) > 0.0);  // stepped
+  ag::add(ag::sum(out.quantized), out.loss).backward();
+  CHECK(x.has_grad());
+  CHECK(q->find_parameter("_codebook.vq_bridge.0.weight")->has_grad());  // the outer optimizer's share (quirk 37)
+}
