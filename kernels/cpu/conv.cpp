@@ -1,8 +1,11 @@
-// CPU 2-D convolution: im2col per image into a thread-local buffer, one single-threaded
+// CPU 2-D convolution: small stride-1 convolutions go to the direct kernels
+// (conv_direct.h); the rest run im2col per image into a thread-local buffer, one single-threaded
 // OpenBLAS GEMM per image inside an OpenMP loop over images (the images are the
 // parallelism; a 3x3 conv GEMM per image is too small to thread well), and the
 // backward with fixed-order sums for dW and dbias (see conv.h).
 #include "kernels/cpu/conv.h"
+
+#include "kernels/cpu/conv_direct.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -171,6 +174,7 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
                     const Conv2dGeometry& g) {
   const int64_t P = g.p(), CKK = g.ckk(), img = g.C * g.H * g.W;
   if (g.B == 0 || g.O == 0 || P == 0) return;
+  if (conv2d_direct_applies(g)) return conv2d_direct_forward(y, x, w, bias, g, conv_isa());
   const bool par = g.B > 1 && omp_get_max_threads() > 1 && !omp_in_parallel();
   SingleThreadBlas guard(par);
 #pragma omp parallel if (par)
@@ -215,6 +219,7 @@ void conv2d_backward(float* dx, float* dw, float* dbias, const float* dy, const 
     }
   }
   if (!dx && !dw) return;
+  if (conv2d_direct_applies(g)) return conv2d_direct_backward(dx, dw, dy, x, w, g, conv_isa());
   if (g.B == 0 || P == 0 || g.O == 0) {
     if (dx) std::fill(dx, dx + g.B * img, 0.f);
     if (dw) std::fill(dw, dw + wsize, 0.f);

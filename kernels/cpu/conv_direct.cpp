@@ -1,0 +1,276 @@
+// Direct CPU convolution (see conv_direct.h): instruction-set choice, the flat-plane
+// layout, packing / unpacking of image chunks, OpenMP over chunks, and the fixed-order
+// sum of the per-chunk weight gradients. The register-blocked loops live in
+// conv_direct_kernels.h (one instantiation per instruction set).
+//
+// Flat planes, stride 1, padding (PH, PW) <= (KH - 1, KW - 1): with row stride
+// Wp = W + PW and image stride S = (H + PH) Wp, input pixel (b, h, w) sits at flat index
+// lead + b S + h Wp + w and output (b, i, j) at q = b S + i Wp + j (Ho <= H + PH and
+// Wo <= Wp). Output q of tap (u, v) reads input lead + q + (u - PH) Wp + (v - PW): the
+// PW zero columns closing each row, the PH zero rows closing each image and the lead
+// zeros before the first image are exactly the padding every tap reaches, so a tap is
+// one constant shift. The input gradient is the same loop over dy laid out the same
+// way (padding KH-1-PH, KW-1-PW gives the same Wp and S) with the flipped kernel; the
+// weight gradient sums dy[o][q] x[c][q + shift] over q with dy zero outside the outputs.
+#include "kernels/cpu/conv_direct.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+namespace vq::cpu {
+
+namespace {
+
+ConvIsa detect_isa() {
+  ConvIsa best = ConvIsa::scalar;
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = ConvIsa::avx2;
+  if (best == ConvIsa::avx2 && __builtin_cpu_supports("avx512f") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+    best = ConvIsa::avx512;
+#endif
+  return best;
+}
+
+ConvIsa hardware_isa() {
+  static const ConvIsa level = detect_isa();
+  return level;
+}
+
+ConvIsa env_isa() {
+  static const ConvIsa level = [] {
+    ConvIsa cap = hardware_isa();
+    if (const char* env = std::getenv("VQ_CPU_SIMD")) {
+      if (std::strcmp(env, "base") == 0) cap = ConvIsa::scalar;
+      if (std::strcmp(env, "avx2") == 0) cap = std::min(cap, ConvIsa::avx2);
+    }
+    return cap;
+  }();
+  return level;
+}
+
+std::atomic<int> g_forced{-1};
+
+ConvIsa clamp_isa(ConvIsa isa) { return std::min(isa, hardware_isa()); }
+
+}  // namespace
+
+ConvIsa conv_isa() {
+  const int forced = g_forced.load(std::memory_order_relaxed);
+  if (forced >= 0) return clamp_isa(static_cast<ConvIsa>(std::min(forced, 2)));
+  return env_isa();
+}
+
+bool conv_isa_supported(ConvIsa isa) { return isa <= hardware_isa(); }
+
+void conv_force_isa(int level) { g_forced.store(level, std::memory_order_relaxed); }
+
+bool conv2d_direct_applies(const Conv2dGeometry& g) {
+  return g.SH == 1 && g.SW == 1 && g.PH >= 0 && g.PH < g.KH && g.PW >= 0 && g.PW < g.KW &&
+         g.C >= 1 && g.C <= 64 && g.O >= 1 && g.O <= 64 && g.KH * g.KW <= 25 && g.B >= 1 &&
+         g.H >= 1 && g.W >= 1 && g.Ho >= 1 && g.Wo >= 1;
+}
+
+namespace {
+
+using conv_direct::DwArgs;
+using conv_direct::FwdArgs;
+using conv_direct::kFlatBlock;
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Chunk sizes and plane geometry for one convolution (depends on g only, never on
+// the thread count, so the dW summation order is fixed).
+struct Flat {
+  int64_t Wp = 0, S = 0;          // row stride, image stride
+  int64_t nb = 1, chunks = 1;     // images per chunk, number of chunks
+  int64_t Nq = 0;                 // positions computed per (full) chunk
+  int64_t x_lead = 0, x_cs = 0;   // input planes: zeros before image 0, channel stride
+  int64_t dy_lead = 0, dy_cs = 0; // dy planes (the input of the dx loop)
+  std::vector<int64_t> xshift, dyshift;
+};
+
+Flat make_flat(const Conv2dGeometry& g, int64_t channels_per_image) {
+  Flat f;
+  f.Wp = g.W + g.PW;
+  f.S = (g.H + g.PH) * f.Wp;
+  // ~96K floats (384 KiB) of planes per chunk: stays in a 1 MiB L2.
+  f.nb = std::clamp<int64_t>(98304 / std::max<int64_t>(1, channels_per_image * f.S), 1, g.B);
+  f.chunks = (g.B + f.nb - 1) / f.nb;
+  f.Nq = round_up(f.nb * f.S, kFlatBlock);
+  const int64_t qh = g.KH - 1 - g.PH, qw = g.KW - 1 - g.PW;  // dx loop padding
+  f.x_lead = g.PH * f.Wp + g.PW;
+  f.x_cs = round_up(f.x_lead + f.Nq + qh * f.Wp + qw + 16, 16);
+  f.dy_lead = qh * f.Wp + qw;
+  f.dy_cs = round_up(f.dy_lead + f.Nq + g.PH * f.Wp + g.PW + 16, 16);
+  for (int64_t u = 0; u < g.KH; ++u)
+    for (int64_t v = 0; v < g.KW; ++v) {
+      f.xshift.push_back((u - g.PH) * f.Wp + (v - g.PW));
+      f.dyshift.push_back((u - qh) * f.Wp + (v - qw));
+    }
+  return f;
+}
+
+// dst planes [C][cs] <- nb images src [nb, C, h, w] at dst + lead + b S + i Wp + j, zeros
+// elsewhere.
+void pack_planes(float* dst, int64_t cs, int64_t lead, const float* src, int64_t nb, int64_t C,
+                 int64_t h, int64_t w, const Flat& f) {
+  for (int64_t c = 0; c < C; ++c) {
+    float* p = dst + c * cs;
+    std::fill(p, p + cs, 0.f);
+    for (int64_t b = 0; b < nb; ++b) {
+      const float* s = src + (b * C + c) * h * w;
+      float* d = p + lead + b * f.S;
+      for (int64_t i = 0; i < h; ++i) std::memcpy(d + i * f.Wp, s + i * w, sizeof(float) * w);
+    }
+  }
+}
+
+// dst [nb, C, h, w] <- planes [C][cs] (output grid at q = b S + i Wp + j).
+void unpack_planes(float* dst, const float* src, int64_t cs, int64_t nb, int64_t C, int64_t h,
+                   int64_t w, const Flat& f) {
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t c = 0; c < C; ++c) {
+      const float* s = src + c * cs + b * f.S;
+      float* d = dst + (b * C + c) * h * w;
+      for (int64_t i = 0; i < h; ++i) std::memcpy(d + i * w, s + i * f.Wp, sizeof(float) * w);
+    }
+}
+
+void run_fwd(ConvIsa isa, const FwdArgs& a) {
+  switch (clamp_isa(isa)) {
+    case ConvIsa::avx512: return conv_direct::fwd_avx512(a);
+    case ConvIsa::avx2: return conv_direct::fwd_avx2(a);
+    default: return conv_direct::fwd_scalar(a);
+  }
+}
+
+void run_dw(ConvIsa isa, const DwArgs& a) {
+  switch (clamp_isa(isa)) {
+    case ConvIsa::avx512: return conv_direct::dw_avx512(a);
+    case ConvIsa::avx2: return conv_direct::dw_avx2(a);
+    default: return conv_direct::dw_scalar(a);
+  }
+}
+
+bool go_parallel(int64_t chunks) {
+  return chunks > 1 && omp_get_max_threads() > 1 && !omp_in_parallel();
+}
+
+}  // namespace
+
+void conv2d_direct_forward(float* y, const float* x, const float* w, const float* bias,
+                           const Conv2dGeometry& g, ConvIsa isa) {
+  const int64_t O4 = round_up(g.O, 4), T = g.KH * g.KW;
+  const Flat f = make_flat(g, g.C + O4);
+  // wpack [O4 / 4][C][T][4], zero for the padding channels
+  std::vector<float> wpack(static_cast<size_t>(O4 * g.C * T), 0.f), bpack(O4, 0.f);
+  for (int64_t o = 0; o < g.O; ++o)
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t t = 0; t < T; ++t)
+        wpack[(((o / 4) * g.C + c) * T + t) * 4 + o % 4] = w[(o * g.C + c) * T + t];
+  if (bias) std::copy(bias, bias + g.O, bpack.begin());
+  const int64_t ximg = g.C * g.H * g.W, yimg = g.O * g.Ho * g.Wo;
+#pragma omp parallel if (go_parallel(f.chunks))
+  {
+    std::vector<float> xbuf(static_cast<size_t>(g.C * f.x_cs));
+    std::vector<float> obuf(static_cast<size_t>(O4 * f.Nq));
+#pragma omp for schedule(static)
+    for (int64_t ch = 0; ch < f.chunks; ++ch) {
+      const int64_t b0 = ch * f.nb, nb = std::min(f.nb, g.B - b0);
+      pack_planes(xbuf.data(), f.x_cs, f.x_lead, x + b0 * ximg, nb, g.C, g.H, g.W, f);
+      FwdArgs a;
+      a.in = xbuf.data() + f.x_lead;
+      a.in_cs = f.x_cs;
+      a.C = g.C;
+      a.shift = f.xshift.data();
+      a.T = static_cast<int>(T);
+      a.wpack = wpack.data();
+      a.bias = bias ? bpack.data() : nullptr;
+      a.out = obuf.data();
+      a.out_cs = f.Nq;
+      a.O4 = O4;
+      a.n = round_up(nb * f.S, kFlatBlock);
+      run_fwd(isa, a);
+      unpack_planes(y + b0 * yimg, obuf.data(), f.Nq, nb, g.O, g.Ho, g.Wo, f);
+    }
+  }
+}
+
+void conv2d_direct_backward(float* dx, float* dw, const float* dy, const float* x,
+                            const float* w, const Conv2dGeometry& g, ConvIsa isa) {
+  if (!dx && !dw) return;
+  const int64_t C4 = round_up(g.C, 4), T = g.KH * g.KW, wsize = g.O * g.C * T;
+  // chunking from g alone (not from which gradients are asked for): dW's summation
+  // order, hence its bits, must not depend on whether dx is computed too
+  const Flat f = make_flat(g, g.C + g.O + C4);
+  // dx loop: from dy (O channels) to dx (C channels) with w'[c][o][t] = w[o][c][T-1-t],
+  // packed [C4 / 4][O][T][4]
+  std::vector<float> wT;
+  if (dx) {
+    wT.assign(static_cast<size_t>(C4 * g.O * T), 0.f);
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t o = 0; o < g.O; ++o)
+        for (int64_t t = 0; t < T; ++t)
+          wT[(((c / 4) * g.O + o) * T + t) * 4 + c % 4] = w[(o * g.C + c) * T + (T - 1 - t)];
+  }
+  std::vector<float> partial(dw ? static_cast<size_t>(f.chunks * wsize) : 0, 0.f);
+  const int64_t ximg = g.C * g.H * g.W, yimg = g.O * g.Ho * g.Wo;
+#pragma omp parallel if (go_parallel(f.chunks))
+  {
+    std::vector<float> xbuf(dw ? static_cast<size_t>(g.C * f.x_cs) : 0);
+    std::vector<float> dybuf(static_cast<size_t>(g.O * f.dy_cs));
+    std::vector<float> dxbuf(dx ? static_cast<size_t>(C4 * f.Nq) : 0);
+#pragma omp for schedule(static)
+    for (int64_t ch = 0; ch < f.chunks; ++ch) {
+      const int64_t b0 = ch * f.nb, nb = std::min(f.nb, g.B - b0);
+      const int64_t n = round_up(nb * f.S, kFlatBlock);
+      pack_planes(dybuf.data(), f.dy_cs, f.dy_lead, dy + b0 * yimg, nb, g.O, g.Ho, g.Wo, f);
+      if (dx) {
+        FwdArgs a;
+        a.in = dybuf.data() + f.dy_lead;
+        a.in_cs = f.dy_cs;
+        a.C = g.O;
+        a.shift = f.dyshift.data();
+        a.T = static_cast<int>(T);
+        a.wpack = wT.data();
+        a.out = dxbuf.data();
+        a.out_cs = f.Nq;
+        a.O4 = C4;
+        a.n = n;
+        run_fwd(isa, a);
+        unpack_planes(dx + b0 * ximg, dxbuf.data(), f.Nq, nb, g.C, g.H, g.W, f);
+      }
+      if (dw) {
+        pack_planes(xbuf.data(), f.x_cs, f.x_lead, x + b0 * ximg, nb, g.C, g.H, g.W, f);
+        DwArgs a;
+        a.dy = dybuf.data() + f.dy_lead;
+        a.dy_cs = f.dy_cs;
+        a.O = g.O;
+        a.x = xbuf.data() + f.x_lead;
+        a.x_cs = f.x_cs;
+        a.C = g.C;
+        a.shift = f.xshift.data();
+        a.T = static_cast<int>(T);
+        a.dw = partial.data() + ch * wsize;
+        a.n = n;
+        run_dw(isa, a);
+      }
+    }
+  }
+  if (dw) {
+    for (int64_t e = 0; e < wsize; ++e) {
+      float s = partial[e];
+      for (int64_t ch = 1; ch < f.chunks; ++ch) s += partial[ch * wsize + e];
+      dw[e] = s;
+    }
+  }
+}
+
+}  // namespace vq::cpu

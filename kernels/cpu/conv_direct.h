@@ -1,0 +1,91 @@
+// Direct CPU convolution for small channel counts (stride 1, padding <= kernel - 1,
+// e.g. 3x3 "same" convolutions and the 2x2 convolutions of the fused upsample + conv):
+// no im2col and no GEMM library. The images of a chunk are laid out as zero-padded
+// "flat planes" (row stride W + PW, image stride (H + PH) (W + PW)) in which every
+// kernel tap is a constant shift of the flat index, so the forward, the input gradient
+// (the same loop on dy with the flipped, transposed kernel) and the weight gradient are
+// register-blocked loops over contiguous positions, vectorized with AVX-512, AVX2+FMA
+// or plain C++ chosen at run time. kernels/cpu/conv.h's conv2d_forward / backward use
+// this path whenever conv2d_direct_applies(); shapes as in conv.h (NCHW f32).
+//
+// Determinism: per ISA, results are bitwise reproducible and independent of the thread
+// count (images are processed in fixed chunks; dW sums the chunks in order). The three
+// ISAs agree to rounding, not bitwise.
+#pragma once
+#include <cstdint>
+
+#include "kernels/cpu/conv.h"
+
+namespace vq::cpu {
+
+enum class ConvIsa { scalar = 0, avx2 = 1, avx512 = 2 };
+
+// The instruction set the direct convolution uses: the best the CPU supports, capped
+// by the environment variable VQ_CPU_SIMD ("base", "avx2"), or by conv_force_isa.
+ConvIsa conv_isa();
+// Whether this CPU can run `isa`.
+bool conv_isa_supported(ConvIsa isa);
+// Test hook: force a level (clamped to what the CPU supports); -1 restores automatic
+// detection. Not thread-safe with concurrent convolutions.
+void conv_force_isa(int level);
+
+// Whether the direct path handles g: SH = SW = 1, 0 <= PH < KH, 0 <= PW < KW,
+// C, O <= 64, KH KW <= 25, B, H, W >= 1.
+bool conv2d_direct_applies(const Conv2dGeometry& g);
+
+// y [B, O, Ho, Wo] = conv2d(x, w) + bias (bias may be null), as conv2d_forward.
+// Requires conv2d_direct_applies(g). OpenMP over image chunks unless called inside a
+// parallel region.
+void conv2d_direct_forward(float* y, const float* x, const float* w, const float* bias,
+                           const Conv2dGeometry& g, ConvIsa isa);
+
+// dx [B, C, H, W] and dw [O, C, KH, KW] (either may be null; overwritten) from
+// dy [B, O, Ho, Wo], x (for dw) and w (for dx). The bias gradient is conv.cpp's.
+void conv2d_direct_backward(float* dx, float* dw, const float* dy, const float* x,
+                            const float* w, const Conv2dGeometry& g, ConvIsa isa);
+
+namespace conv_direct {
+
+// Output positions per chunk are a multiple of this (every kernel's position block).
+constexpr int64_t kFlatBlock = 96;
+
+// out[o][q] = bias[o] + sum_{c, t} w[o, c, t] in[c][q + shift[t]], q in [0, n).
+struct FwdArgs {
+  const float* in = nullptr;  // input planes, in + c * in_cs at flat position 0
+  int64_t in_cs = 0;
+  int64_t C = 0;
+  const int64_t* shift = nullptr;  // [T]
+  int T = 0;
+  const float* wpack = nullptr;  // [O4 / 4][C][T][4]
+  const float* bias = nullptr;   // [O4] or null
+  float* out = nullptr;          // [O4][out_cs], positions [0, n) written
+  int64_t out_cs = 0;
+  int64_t O4 = 0;  // output channels, a multiple of 4
+  int64_t n = 0;   // a multiple of kFlatBlock
+};
+
+// dw[o][c][t] += sum_q dy[o][q] x[c][q + shift[t]], q in [0, n).
+struct DwArgs {
+  const float* dy = nullptr;
+  int64_t dy_cs = 0;
+  int64_t O = 0;
+  const float* x = nullptr;
+  int64_t x_cs = 0;
+  int64_t C = 0;
+  const int64_t* shift = nullptr;
+  int T = 0;
+  float* dw = nullptr;  // [O][C][T]
+  int64_t n = 0;        // a multiple of kFlatBlock
+};
+
+// Per-ISA loops (conv_direct_{scalar,avx2,avx512}.cpp); single-threaded.
+void fwd_scalar(const FwdArgs& a);
+void dw_scalar(const DwArgs& a);
+void fwd_avx2(const FwdArgs& a);
+void dw_avx2(const DwArgs& a);
+void fwd_avx512(const FwdArgs& a);
+void dw_avx512(const DwArgs& a);
+
+}  // namespace conv_direct
+
+}  // namespace vq::cpu
