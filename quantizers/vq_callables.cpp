@@ -1,6 +1,7 @@
 // JSON specs of vq_bridge and in_place_codebook_optimizer (see vq_callables.h).
 #include "quantizers/vq_callables.h"
 
+#include <map>
 #include <string>
 
 #include "core/error.h"
@@ -12,6 +13,22 @@
 
 namespace vq {
 
+namespace {
+
+// One spec is one module, as one Python object in the reference's kwargs: every
+// layer built from copies of the same options (ResidualVQ layers, grouped RVQs)
+// gets the same bridge instance (per code width).
+VqBridgeFactory shared_per_width(VqBridgeFactory make) {
+  auto made = std::make_shared<std::map<int64_t, std::shared_ptr<nn::Layer>>>();
+  return [make, made](int64_t d, Generator& gen) {
+    auto& slot = (*made)[d];
+    if (!slot) slot = make(d, gen);
+    return slot;
+  };
+}
+
+}  // namespace
+
 VqBridgeFactory vq_bridge_from_json(const nlohmann::json& spec) {
   check<ConfigError>(spec.is_object(), "VectorQuantize: option 'vq_bridge' must be an object like "
                      "{\"type\": \"mlp\", \"hidden\": [64]}, got ", spec.dump());
@@ -22,9 +39,9 @@ VqBridgeFactory vq_bridge_from_json(const nlohmann::json& spec) {
   r.get("bias", bias);
   if (type == "linear") {
     r.finish();
-    return [bias](int64_t d, Generator& gen) -> std::shared_ptr<nn::Layer> {
+    return shared_per_width([bias](int64_t d, Generator& gen) -> std::shared_ptr<nn::Layer> {
       return std::make_shared<nn::Linear>(d, d, bias, gen);
-    };
+    });
   }
   check<ConfigError>(type == "mlp", "VectorQuantize.vq_bridge: type must be \"linear\" or \"mlp\", got \"", type,
                      "\" (the reference's transformer bridge needs x-transformers and is not supported)");
@@ -42,12 +59,12 @@ VqBridgeFactory vq_bridge_from_json(const nlohmann::json& spec) {
   for (int64_t h : hidden)
     check<ConfigError>(h >= 1, "VectorQuantize.vq_bridge: hidden widths must be >= 1, got ", h);
   nn::make_activation(mo.activation);  // unknown names fail now, not at construction
-  return [hidden, mo](int64_t d, Generator& gen) -> std::shared_ptr<nn::Layer> {
+  return shared_per_width([hidden, mo](int64_t d, Generator& gen) -> std::shared_ptr<nn::Layer> {
     std::vector<int64_t> dims{d};
     dims.insert(dims.end(), hidden.begin(), hidden.end());
     dims.push_back(d);
     return std::make_shared<nn::MLP>(dims, mo, gen);
-  };
+  });
 }
 
 InPlaceOptimizerFactory in_place_optimizer_from_json(const nlohmann::json& spec) {

@@ -31,7 +31,9 @@ using VqBridgeFactory = std::function<std::shared_ptr<nn::Layer>(int64_t codeboo
 using InPlaceOptimizerFactory = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Variable> params)>;
 
 // Parses a vq_bridge spec (above). Throws ConfigError naming the unknown type or key,
-// or a wrong value (hidden widths < 1, unknown activation).
+// or a wrong value (hidden widths < 1, unknown activation). Like one Python module
+// passed in the reference's kwargs, the factory returns one instance per code width
+// to every caller (so ResidualVQ layers built from the same options share the bridge).
 VqBridgeFactory vq_bridge_from_json(const nlohmann::json& spec);
 // Parses an in_place_codebook_optimizer spec (above). Throws ConfigError for an unknown
 // type or key or a wrong type; invalid values (lr < 0, ...) throw when the factory runs.

@@ -348,3 +348,25 @@ TEST_CASE("vq callables: README fvq with an MLP bridge in place of the transform
   CHECK(x.has_grad());
   CHECK(q->find_parameter("_codebook.vq_bridge.0.weight")->has_grad());  // the outer optimizer's share (quirk 37)
 }
+
+TEST_CASE("vq callables: one JSON bridge spec is one module, shared by ResidualVQ layers (as one Python object)") {
+  json cfg = {{"dim", 4},
+              {"num_quantizers", 2},
+              {"codebook_size", 8},
+              {"vq_bridge", {{"type", "linear"}}},
+              {"in_place_codebook_optimizer", {{"type", "SGD"}, {"lr", 0.1}}}};
+  ResidualVQ rvq(ResidualVQOptions::from_json(cfg));
+  Variable* w0 = rvq.find_parameter("layers.0._codebook.vq_bridge.weight");
+  Variable* w1 = rvq.find_parameter("layers.1._codebook.vq_bridge.weight");
+  REQUIRE(w0);
+  REQUIRE(w1);
+  CHECK(w0->same(*w1));
+  auto sd = rvq.state_dict();
+  CHECK(sd.count("layers.1._codebook.vq_bridge.bias") == 1);
+  // each layer has its own codebook and optimizer; both optimizers cover the shared bridge
+  CHECK(rvq.layer(0).in_place_optimizer() != rvq.layer(1).in_place_optimizer());
+  CHECK(rvq.layer(1).in_place_optimizer()->params().size() == 3);
+  Tensor before = w0->value().clone();
+  rvq.forward(Variable(test::randn({2, 5, 4}, 9), true));
+  CHECK(test::max_abs_diff(before, w0->value()) > 0.0);
+}
