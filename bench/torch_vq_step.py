@@ -63,12 +63,13 @@ class PeakRss:
 def median_ms(fn, repeats, warmup):
     for _ in range(warmup):
         fn()
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times), min(times)
+        cpu.append((time.process_time() - c0) * 1e3)  # all threads of the process
+    return statistics.median(times), min(times), statistics.median(cpu)
 
 
 def main():
@@ -113,8 +114,8 @@ def main():
         "results": {},
     }
 
-    def entry(ms_med, ms_min, mem):
-        return {"ms": ms_med, "ms_min": ms_min, "gflops_eq": flops / (ms_med * 1e6),
+    def entry(ms_med, ms_min, cpu_ms, mem):
+        return {"ms": ms_med, "ms_min": ms_min, "cpu_ms": cpu_ms, "gflops_eq": flops / (ms_med * 1e6),
                 "peak_mem_bytes": mem, "bytes_per_pair": None if mem is None else mem / (N * K)}
 
     if not a.skip_forward:
@@ -125,8 +126,8 @@ def main():
                 vq(x)
 
         with PeakRss() as m:
-            med, mn = median_ms(forward, a.repeats, a.warmup)
-        result["results"]["forward"] = entry(med, mn, m.bytes)
+            med, mn, cpu = median_ms(forward, a.repeats, a.warmup)
+        result["results"]["forward"] = entry(med, mn, cpu, m.bytes)
 
     vq.train()
 
@@ -137,8 +138,8 @@ def main():
         return xx.grad
 
     with PeakRss() as m:
-        med, mn = median_ms(step, a.repeats, a.warmup)
-    result["results"]["step"] = entry(med, mn, m.bytes)
+        med, mn, cpu = median_ms(step, a.repeats, a.warmup)
+    result["results"]["step"] = entry(med, mn, cpu, m.bytes)
     print(json.dumps(result))
 
 
