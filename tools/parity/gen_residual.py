@@ -30,6 +30,14 @@ def generate():
              seed=606, x_shape=(2, 8, 16), prepare=p,
              note="SPEC 4.8: after the beam search only layer 0's codebook is EMA-updated")
 
+    # (with an in-place optimizer too, the reference's outer backward fails: layer 1's
+    # step modifies the shared bridge that layer 0's graph saved)
+    run_case(module="ResidualVQ", name="vq_bridge_shared_train",
+             case="ResidualVQ q=2 with one MLP vq_bridge shared by both layers (one Python module in the kwargs): bridge gradients of both layers add up",
+             config={"dim": 16, "codebook_size": 32, "num_quantizers": 2,
+                     "vq_bridge": {"type": "mlp", "hidden": [16], "activation": "relu"}},
+             mode="train", seed=607, x_shape=(2, 8, 16), prepare=p)
+
     rfsq = {"levels": [8, 5, 5, 5], "num_quantizers": 2, "dim": 8}
     run_case(module="ResidualFSQ", name="default_eval", case="ResidualFSQ levels [8,5,5,5] q=2 dim=8 (projection), eval, decode",
              config=rfsq, mode="eval", seed=610, x_shape=(2, 8, 8), decode="output_from_indices")
