@@ -1,11 +1,13 @@
-// CPU 2-D convolution: small stride-1 convolutions go to the direct kernels
-// (conv_direct.h); the rest run im2col per image into a thread-local buffer, one single-threaded
+// CPU 2-D convolution: 3x3 "same" convolutions with 8..64 channels go to Winograd
+// F(2x2, 3x3) (conv_wino.h), other small stride-1
+// convolutions to the direct kernels (conv_direct.h); the rest run im2col per image into a thread-local buffer, one single-threaded
 // OpenBLAS GEMM per image inside an OpenMP loop over images (the images are the
 // parallelism; a 3x3 conv GEMM per image is too small to thread well), and the
 // backward with fixed-order sums for dW and dbias (see conv.h).
 #include "kernels/cpu/conv.h"
 
 #include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/conv_wino.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -174,6 +176,7 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
                     const Conv2dGeometry& g) {
   const int64_t P = g.p(), CKK = g.ckk(), img = g.C * g.H * g.W;
   if (g.B == 0 || g.O == 0 || P == 0) return;
+  if (conv2d_wino_applies(g)) return conv2d_wino_forward(y, x, w, bias, g, conv_isa());
   if (conv2d_direct_applies(g)) return conv2d_direct_forward(y, x, w, bias, g, conv_isa());
   const bool par = g.B > 1 && omp_get_max_threads() > 1 && !omp_in_parallel();
   SingleThreadBlas guard(par);
@@ -219,6 +222,11 @@ void conv2d_backward(float* dx, float* dw, float* dbias, const float* dy, const 
     }
   }
   if (!dx && !dw) return;
+  if (conv2d_wino_applies(g)) {
+    if (dx) conv2d_wino_backward_input(dx, dy, w, g, conv_isa());
+    if (dw) conv2d_wino_backward_weight(dw, dy, x, g, conv_isa());
+    return;
+  }
   if (conv2d_direct_applies(g)) return conv2d_direct_backward(dx, dw, dy, x, w, g, conv_isa());
   if (g.B == 0 || P == 0 || g.O == 0) {
     if (dx) std::fill(dx, dx + g.B * img, 0.f);

@@ -61,7 +61,7 @@ struct FwdArgs {
   float* out = nullptr;          // [O4][out_cs], positions [0, n) written
   int64_t out_cs = 0;
   int64_t O4 = 0;  // output channels, a multiple of 4
-  int64_t n = 0;   // a multiple of kFlatBlock
+  int64_t n = 0;   // a multiple of 16 (fastest: of kFlatBlock)
 };
 
 // dw[o][c][t] += sum_q dy[o][q] x[c][q + shift[t]], q in [0, n).
@@ -75,7 +75,13 @@ struct DwArgs {
   const int64_t* shift = nullptr;
   int T = 0;
   float* dw = nullptr;  // [O][C][T]
-  int64_t n = 0;        // a multiple of kFlatBlock
+  int64_t n = 0;        // a multiple of 16
+  // If set, [O][C][T][16] lane partial sums (the first V::kWidth lanes used, the rest
+  // left alone): loaded before and stored after the sum over q, in place of dw.
+  float* acc = nullptr;
+  // dy + q and x + q + shift[t] are 64-byte aligned for every q multiple of 16 (a hint
+  // that full-width AVX-512 loads are cheap).
+  bool aligned = false;
 };
 
 // Per-ISA loops (conv_direct_{scalar,avx2,avx512}.cpp); single-threaded.

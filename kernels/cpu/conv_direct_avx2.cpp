@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/conv_wino.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC push_options
@@ -22,6 +23,8 @@ struct V {
   static inline reg load(const float* p) { return _mm256_loadu_ps(p); }
   static inline void store(float* p, reg v) { _mm256_storeu_ps(p, v); }
   static inline reg fma(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static inline reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
+  static inline reg sub(reg a, reg b) { return _mm256_sub_ps(a, b); }
   static inline float hsum(reg v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -34,6 +37,7 @@ struct V {
 }  // namespace vq::cpu::conv_direct
 
 #include "kernels/cpu/conv_direct_kernels.h"
+#include "kernels/cpu/conv_wino_kernels.h"
 
 namespace vq::cpu::conv_direct {
 
@@ -50,6 +54,10 @@ void dw_avx2(const DwArgs& a) {
     dw_all<V, 4, 1>(a);
 }
 
+void wino_in_avx2(const WinoInArgs& a) { wino_in_all<V>(a); }
+void wino_out_avx2(const WinoOutArgs& a) { wino_out_all<V>(a); }
+void wino_dy_avx2(const WinoDyArgs& a) { wino_dy_all<V>(a); }
+
 }  // namespace vq::cpu::conv_direct
 
 #pragma GCC pop_options
@@ -57,5 +65,8 @@ void dw_avx2(const DwArgs& a) {
 namespace vq::cpu::conv_direct {
 void fwd_avx2(const FwdArgs& a) { fwd_scalar(a); }
 void dw_avx2(const DwArgs& a) { dw_scalar(a); }
+void wino_in_avx2(const WinoInArgs& a) { wino_in_scalar(a); }
+void wino_out_avx2(const WinoOutArgs& a) { wino_out_scalar(a); }
+void wino_dy_avx2(const WinoDyArgs& a) { wino_dy_scalar(a); }
 }  // namespace vq::cpu::conv_direct
 #endif

@@ -1,11 +1,13 @@
 // AVX-512 instantiation of the direct convolution loops (conv_direct_kernels.h):
 // 16 floats per register; forward tiles of 8 channels x 48 positions (24 accumulators),
-// weight-gradient tiles of 3 channels x 9 taps.
+// weight-gradient tiles of 3 channels x 9 taps on 256-bit registers (unaligned loads),
+// 6 channels x 4 taps on 512-bit ones when the loads are aligned (Winograd).
 #include <immintrin.h>
 
 #include <cstdint>
 
 #include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/conv_wino.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #pragma GCC push_options
@@ -22,6 +24,8 @@ struct V {
   static inline reg load(const float* p) { return _mm512_loadu_ps(p); }
   static inline void store(float* p, reg v) { _mm512_storeu_ps(p, v); }
   static inline reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
+  static inline reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
+  static inline reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }
   static inline float hsum(reg v) {
     // through memory: GCC 12's 512 -> 256 bit casts / extracts warn (-Wuninitialized)
     float t[16];
@@ -50,10 +54,41 @@ struct V8 {
   }
 };
 
+// In-register transpose of 16 rows of 16 floats (r[i][j] -> r[j][i]). GCC 12's
+// shuffle intrinsics start from an "undefined" register, which -Wuninitialized flags.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 8; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+}
+#pragma GCC diagnostic pop
+
 }  // namespace
 }  // namespace vq::cpu::conv_direct
 
 #include "kernels/cpu/conv_direct_kernels.h"
+#include "kernels/cpu/conv_wino_kernels.h"
 
 namespace vq::cpu::conv_direct {
 
@@ -65,6 +100,15 @@ void fwd_avx512(const FwdArgs& a) {
 }
 
 void dw_avx512(const DwArgs& a) {
+  if (a.aligned) {
+    if (a.T % 4 == 0)
+      dw_all<V, 6, 4>(a);
+    else if (a.T % 3 == 0)
+      dw_all<V, 6, 3>(a);
+    else
+      dw_all<V, 8, 1>(a);
+    return;
+  }
   if (a.T % 9 == 0)
     dw_all<V8, 3, 9>(a);
   else if (a.T % 4 == 0)
@@ -75,6 +119,33 @@ void dw_avx512(const DwArgs& a) {
     dw_all<V8, 8, 1>(a);
 }
 
+void wino_in_avx512(const WinoInArgs& a) { wino_in_all<V>(a); }
+
+void l16_gather_avx512(float* dst, const float* const* src, int64_t n) {
+  for (int64_t j0 = 0; j0 < n; j0 += 16) {
+    const int64_t m = n - j0 < 16 ? n - j0 : 16;
+    const __mmask16 mask = static_cast<__mmask16>((1u << m) - 1u);
+    __m512 r[16];
+    for (int l = 0; l < 16; ++l) r[l] = _mm512_maskz_loadu_ps(mask, src[l] + j0);
+    transpose16(r);
+    for (int64_t j = 0; j < m; ++j) _mm512_storeu_ps(dst + (j0 + j) * 16, r[j]);
+  }
+}
+
+void l16_scatter_avx512(float* const* dst, const float* src, int64_t n, int64_t lanes) {
+  for (int64_t j0 = 0; j0 < n; j0 += 16) {
+    const int64_t m = n - j0 < 16 ? n - j0 : 16;
+    const __mmask16 mask = static_cast<__mmask16>((1u << m) - 1u);
+    __m512 r[16];
+    for (int64_t j = 0; j < 16; ++j)
+      r[j] = j < m ? _mm512_loadu_ps(src + (j0 + j) * 16) : _mm512_setzero_ps();
+    transpose16(r);
+    for (int64_t l = 0; l < lanes; ++l) _mm512_mask_storeu_ps(dst[l] + j0, mask, r[l]);
+  }
+}
+void wino_out_avx512(const WinoOutArgs& a) { wino_out_all<V>(a); }
+void wino_dy_avx512(const WinoDyArgs& a) { wino_dy_all<V>(a); }
+
 }  // namespace vq::cpu::conv_direct
 
 #pragma GCC pop_options
@@ -82,5 +153,14 @@ void dw_avx512(const DwArgs& a) {
 namespace vq::cpu::conv_direct {
 void fwd_avx512(const FwdArgs& a) { fwd_scalar(a); }
 void dw_avx512(const DwArgs& a) { dw_scalar(a); }
+void wino_in_avx512(const WinoInArgs& a) { wino_in_scalar(a); }
+void l16_gather_avx512(float* dst, const float* const* src, int64_t n) {
+  l16_gather_scalar(dst, src, n);
+}
+void l16_scatter_avx512(float* const* dst, const float* src, int64_t n, int64_t lanes) {
+  l16_scatter_scalar(dst, src, n, lanes);
+}
+void wino_out_avx512(const WinoOutArgs& a) { wino_out_scalar(a); }
+void wino_dy_avx512(const WinoDyArgs& a) { wino_dy_scalar(a); }
 }  // namespace vq::cpu::conv_direct
 #endif

@@ -16,7 +16,7 @@
 namespace vq::cpu::conv_direct {
 
 // out[o][q] = bias[o] + sum_c sum_t w[o, c, t] in[c][q + shift[t]] for q in [0, n),
-// o in [0, O4). wpack [O4 / 4][C][T][4]; n a multiple of kFlatBlock.
+// o in [0, O4). wpack [O4 / 4][C][T][4]; n a multiple of V::kWidth (and of 16).
 template <class V, int OB, int NV>
 inline void fwd_tile(const FwdArgs& a, int64_t o0, int64_t q) {
   using reg = typename V::reg;
@@ -55,30 +55,42 @@ inline void fwd_tile(const FwdArgs& a, int64_t o0, int64_t q) {
 }
 
 // All of out: position blocks outer (their inputs stay in L1 across output channels),
-// OB-channel tiles inner, then 4-channel tiles for the rest.
+// OB-channel tiles inner, then 4-channel tiles for the rest; positions past the last
+// full block (n need only be a multiple of kWidth) one register at a time.
 template <class V, int OB, int NV>
 inline void fwd_all(const FwdArgs& a) {
   constexpr int64_t kStep = NV * V::kWidth;
-  for (int64_t q = 0; q < a.n; q += kStep) {
+  int64_t q = 0;
+  for (; q + kStep <= a.n; q += kStep) {
     int64_t o = 0;
     for (; o + OB <= a.O4; o += OB) fwd_tile<V, OB, NV>(a, o, q);
     if constexpr (OB != 4) {
       for (; o < a.O4; o += 4) fwd_tile<V, 4, NV>(a, o, q);
     }
   }
+  for (; q < a.n; q += V::kWidth) {
+    int64_t o = 0;
+    for (; o + OB <= a.O4; o += OB) fwd_tile<V, OB, 1>(a, o, q);
+    if constexpr (OB != 4) {
+      for (; o < a.O4; o += 4) fwd_tile<V, 4, 1>(a, o, q);
+    }
+  }
 }
 
 // dw[o][c][t0 + tb] += sum_q dy[o][q] x[c][q + shift[t0 + tb]] for OB channels o0..,
 // one c and TB taps, q in [0, n) (n a multiple of kWidth); fixed order: lanes
-// accumulate along q, then hsum.
+// accumulate along q, then hsum (or the lanes are kept in a.acc).
 template <class V, int OB, int TB>
 inline void dw_tile(const DwArgs& a, int64_t o0, int64_t c, int t0) {
   using reg = typename V::reg;
   reg acc[OB][TB];
+  float* lanes = a.acc ? a.acc + ((o0 * a.C + c) * a.T + t0) * 16 : nullptr;
+  const int64_t lane_o = a.C * a.T * 16;  // lanes' stride between output channels
 #pragma GCC unroll 16
   for (int ob = 0; ob < OB; ++ob)
 #pragma GCC unroll 16
-    for (int tb = 0; tb < TB; ++tb) acc[ob][tb] = V::zero();
+    for (int tb = 0; tb < TB; ++tb)
+      acc[ob][tb] = lanes ? V::load(lanes + ob * lane_o + tb * 16) : V::zero();
   const float* xc = a.x + c * a.x_cs;
   int64_t s[TB];
 #pragma GCC unroll 16
@@ -95,6 +107,13 @@ inline void dw_tile(const DwArgs& a, int64_t o0, int64_t c, int t0) {
       for (int ob = 0; ob < OB; ++ob) acc[ob][tb] = V::fma(d[ob], xv, acc[ob][tb]);
     }
   }
+  if (lanes) {
+#pragma GCC unroll 16
+    for (int ob = 0; ob < OB; ++ob)
+#pragma GCC unroll 16
+      for (int tb = 0; tb < TB; ++tb) V::store(lanes + ob * lane_o + tb * 16, acc[ob][tb]);
+    return;
+  }
 #pragma GCC unroll 16
   for (int ob = 0; ob < OB; ++ob)
 #pragma GCC unroll 16
@@ -107,6 +126,9 @@ inline void dw_all(const DwArgs& a) {
     for (int t0 = 0; t0 + TB <= a.T; t0 += TB) {
       int64_t o = 0;
       for (; o + OB <= a.O; o += OB) dw_tile<V, OB, TB>(a, o, c, t0);
+      if constexpr (OB > 2) {
+        for (; o + 2 <= a.O; o += 2) dw_tile<V, 2, TB>(a, o, c, t0);
+      }
       for (; o < a.O; ++o) dw_tile<V, 1, TB>(a, o, c, t0);
     }
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/conv_wino.h"
 
 namespace vq::cpu::conv_direct {
 namespace {
@@ -32,6 +33,16 @@ struct V {
     for (int i = 0; i < 8; ++i) r.v[i] = a.v[i] * b.v[i] + c.v[i];
     return r;
   }
+  static inline reg add(const reg& a, const reg& b) {
+    reg r;
+    for (int i = 0; i < 8; ++i) r.v[i] = a.v[i] + b.v[i];
+    return r;
+  }
+  static inline reg sub(const reg& a, const reg& b) {
+    reg r;
+    for (int i = 0; i < 8; ++i) r.v[i] = a.v[i] - b.v[i];
+    return r;
+  }
   static inline float hsum(const reg& r) {
     return ((r.v[0] + r.v[1]) + (r.v[2] + r.v[3])) + ((r.v[4] + r.v[5]) + (r.v[6] + r.v[7]));
   }
@@ -41,6 +52,7 @@ struct V {
 }  // namespace vq::cpu::conv_direct
 
 #include "kernels/cpu/conv_direct_kernels.h"
+#include "kernels/cpu/conv_wino_kernels.h"
 
 namespace vq::cpu::conv_direct {
 
@@ -52,5 +64,19 @@ void dw_scalar(const DwArgs& a) {
   else
     dw_all<V, 2, 1>(a);
 }
+
+void wino_in_scalar(const WinoInArgs& a) { wino_in_all<V>(a); }
+
+void l16_gather_scalar(float* dst, const float* const* src, int64_t n) {
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t l = 0; l < kWinoLanes; ++l) dst[j * kWinoLanes + l] = src[l][j];
+}
+
+void l16_scatter_scalar(float* const* dst, const float* src, int64_t n, int64_t lanes) {
+  for (int64_t l = 0; l < lanes; ++l)
+    for (int64_t j = 0; j < n; ++j) dst[l][j] = src[j * kWinoLanes + l];
+}
+void wino_out_scalar(const WinoOutArgs& a) { wino_out_all<V>(a); }
+void wino_dy_scalar(const WinoDyArgs& a) { wino_dy_all<V>(a); }
 
 }  // namespace vq::cpu::conv_direct

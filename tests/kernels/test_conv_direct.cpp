@@ -1,9 +1,10 @@
-// Direct CPU convolution (kernels/cpu/conv_direct.h): forward, dx, dW and dbias against
-// a naive double-precision convolution on random shapes (odd sizes, C = 1, batch 1,
-// non-square images and kernels, output channels not a multiple of 4 or 8, the training
-// shapes), for every instruction set this CPU has (each forced in turn), through the
-// public conv2d_forward / conv2d_backward dispatch and the direct entry points; bitwise
-// determinism across runs and thread counts; which shapes take the direct path.
+// Direct and Winograd CPU convolutions (kernels/cpu/conv_direct.h, conv_wino.h):
+// forward, dx, dW and dbias against a naive double-precision convolution on random
+// shapes (odd sizes, C = 1, batch 1 and batches not a multiple of 16, non-square images
+// and kernels, channel counts not a multiple of 4 or 8, the training shapes), for every
+// instruction set this CPU has (each forced in turn), through the public conv2d_forward /
+// conv2d_backward dispatch and through each path's entry points; bitwise determinism
+// across runs and thread counts; which shapes take which path.
 #include <doctest/doctest.h>
 #include <omp.h>
 
@@ -15,6 +16,7 @@
 
 #include "kernels/cpu/conv.h"
 #include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/conv_wino.h"
 #include "nn/functional.h"
 
 namespace {
@@ -129,6 +131,12 @@ std::vector<Conv2dGeometry> shapes() {
       geom(1, 64, 3, 5, 64, 3, 3, 1, 1),      // the channel limit
       geom(7, 9, 2, 17, 13, 1, 1, 0, 0),      // 1x1
       geom(11, 4, 10, 10, 8, 3, 3, 2, 1),     // PH = KH - 1: output taller than input
+      // Winograd: odd sizes (half tiles), batches of 1 / 17 (partial lane groups),
+      // channels 8 and 64, O not a multiple of 4
+      geom(17, 9, 7, 5, 13, 3, 3, 1, 1),
+      geom(1, 8, 4, 4, 8, 3, 3, 1, 1),
+      geom(33, 64, 6, 9, 10, 3, 3, 1, 1),
+      geom(3, 12, 35, 18, 64, 3, 3, 1, 1),
   };
 }
 
@@ -154,19 +162,31 @@ TEST_CASE("conv direct: forward and all gradients match a double-precision conv,
       CHECK(count_bad(dx, r.dx, r.dxa) == 0);
       CHECK(count_bad(dw, r.dw, r.dwa) == 0);
       CHECK(count_bad(db, r.db, r.dba) == 0);
-      // the direct entry points with the level passed explicitly give the same bits,
-      // and without bias / with one gradient at a time as well
+      // the direct entry points with the level passed explicitly: the same bits as the
+      // dispatch where it runs them, within the tolerance otherwise (Winograd shapes);
+      // without bias / with one gradient at a time as well
+      const bool direct = !vq::cpu::conv2d_wino_applies(g);
       std::vector<float> y2(y.size()), dx2(dx.size()), dw2(dw.size());
       vq::cpu::conv2d_direct_forward(y2.data(), x.data(), w.data(), b.data(), g, isa);
-      CHECK(same_bits(y, y2));
+      CHECK((direct ? same_bits(y, y2) : count_bad(y2, r.y, r.ya) == 0));
       vq::cpu::conv2d_direct_backward(dx2.data(), nullptr, dy.data(), x.data(), w.data(), g, isa);
       vq::cpu::conv2d_direct_backward(nullptr, dw2.data(), dy.data(), x.data(), w.data(), g, isa);
-      CHECK(same_bits(dx, dx2));
-      CHECK(same_bits(dw, dw2));
+      CHECK((direct ? same_bits(dx, dx2) : count_bad(dx2, r.dx, r.dxa) == 0));
+      CHECK((direct ? same_bits(dw, dw2) : count_bad(dw2, r.dw, r.dwa) == 0));
       vq::cpu::conv2d_direct_forward(y2.data(), x.data(), w.data(), nullptr, g, isa);
       std::vector<double> ynb(r.y);
       for (size_t i = 0; i < ynb.size(); ++i) ynb[i] -= b[(i / (g.Ho * g.Wo)) % g.O];
       CHECK(count_bad(y2, ynb, r.ya) == 0);
+      if (!vq::cpu::conv2d_wino_applies(g)) continue;
+      // the Winograd entry points (what the public dispatch runs for these shapes)
+      vq::cpu::conv2d_wino_forward(y2.data(), x.data(), w.data(), b.data(), g, isa);
+      CHECK(same_bits(y, y2));
+      vq::cpu::conv2d_wino_forward(y2.data(), x.data(), w.data(), nullptr, g, isa);
+      CHECK(count_bad(y2, ynb, r.ya) == 0);
+      vq::cpu::conv2d_wino_backward_input(dx2.data(), dy.data(), w.data(), g, isa);
+      CHECK(same_bits(dx, dx2));
+      vq::cpu::conv2d_wino_backward_weight(dw2.data(), dy.data(), x.data(), g, isa);
+      CHECK(same_bits(dw, dw2));
     }
     vq::cpu::conv_force_isa(-1);
   }
@@ -195,7 +215,35 @@ TEST_CASE("conv direct: bitwise reproducible across runs and thread counts") {
   }
 }
 
+TEST_CASE("conv direct: Winograd results are reproducible across thread counts") {
+  const Conv2dGeometry g = geom(40, 9, 9, 6, 11, 3, 3, 1, 1);  // three lane groups
+  REQUIRE(vq::cpu::conv2d_wino_applies(g));
+  const auto x = randv(g.B * g.C * g.H * g.W, 9), w = randv(g.O * g.C * 9, 10);
+  const auto dy = randv(g.B * g.O * g.Ho * g.Wo, 11);
+  const int saved = omp_get_max_threads();
+  std::vector<std::vector<float>> outs;
+  for (int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    std::vector<float> y(dy.size()), dx(x.size()), dw(w.size());
+    vq::cpu::conv2d_wino_forward(y.data(), x.data(), w.data(), nullptr, g, vq::cpu::conv_isa());
+    vq::cpu::conv2d_wino_backward_input(dx.data(), dy.data(), w.data(), g, vq::cpu::conv_isa());
+    vq::cpu::conv2d_wino_backward_weight(dw.data(), dy.data(), x.data(), g, vq::cpu::conv_isa());
+    y.insert(y.end(), dx.begin(), dx.end());
+    y.insert(y.end(), dw.begin(), dw.end());
+    outs.push_back(y);
+  }
+  omp_set_num_threads(saved);
+  CHECK(same_bits(outs[1], outs[0]));
+  CHECK(same_bits(outs[2], outs[0]));
+}
+
 TEST_CASE("conv direct: which shapes take the direct path") {
+  CHECK(vq::cpu::conv2d_wino_applies(geom(2, 16, 14, 14, 32, 3, 3, 1, 1)));
+  CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 1, 28, 28, 16, 3, 3, 1, 1)));  // C < 8
+  CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 16, 14, 14, 4, 3, 3, 1, 1)));  // O < 8
+  CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 32, 7, 7, 64, 2, 2, 1, 1)));   // 2x2
+  CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 16, 14, 14, 32, 3, 3, 0, 0))); // pad 0
+  CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 16, 3, 14, 32, 3, 3, 1, 1)));  // H < 4
   CHECK(vq::cpu::conv2d_direct_applies(geom(2, 16, 14, 14, 32, 3, 3, 1, 1)));
   Conv2dGeometry strided = geom(2, 16, 14, 14, 32, 3, 3, 1, 1);
   strided.SH = 2;
