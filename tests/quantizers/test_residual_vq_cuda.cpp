@@ -77,7 +77,7 @@ TEST_CASE("residual family CUDA: golden fixtures give the same results on both d
       ++files;
     }
   }
-  CHECK(files == 9);
+  CHECK(files == 10);
 }
 
 TEST_CASE("residual family CUDA: stochastic and structural options agree across devices") {
