@@ -203,6 +203,14 @@ void conv2d_backward(float* dx, float* dw, float* dbias, const float* dy, const 
                      const float* w, const Conv2dGeometry& g) {
   const int64_t P = g.p(), CKK = g.ckk(), img = g.C * g.H * g.W, OP = g.O * P;
   const int64_t wsize = g.O * CKK;
+  // the direct and Winograd paths sum dbias while they pack dy (one pass over dy)
+  if (conv2d_wino_applies(g)) {
+    if (dx) conv2d_wino_backward_input(dx, dy, w, g, conv_isa());
+    if (dw || dbias) conv2d_wino_backward_weight(dw, dbias, dy, x, g, conv_isa());
+    return;
+  }
+  if (conv2d_direct_applies(g))
+    return conv2d_direct_backward(dx, dw, dbias, dy, x, w, g, conv_isa());
   if (dbias) {
     // dbias[o] = sum over (b, p) in that order, accumulated in double.
 #pragma omp parallel for schedule(static) if (g.O > 1 && g.B * P > 4096)
@@ -222,12 +230,6 @@ void conv2d_backward(float* dx, float* dw, float* dbias, const float* dy, const 
     }
   }
   if (!dx && !dw) return;
-  if (conv2d_wino_applies(g)) {
-    if (dx) conv2d_wino_backward_input(dx, dy, w, g, conv_isa());
-    if (dw) conv2d_wino_backward_weight(dw, dy, x, g, conv_isa());
-    return;
-  }
-  if (conv2d_direct_applies(g)) return conv2d_direct_backward(dx, dw, dy, x, w, g, conv_isa());
   if (g.B == 0 || P == 0 || g.O == 0) {
     if (dx) std::fill(dx, dx + g.B * img, 0.f);
     if (dw) std::fill(dw, dw + wsize, 0.f);

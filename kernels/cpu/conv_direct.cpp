@@ -117,9 +117,21 @@ Flat make_flat(const Conv2dGeometry& g, int64_t channels_per_image) {
   return f;
 }
 
+// Row copies of a few dozen floats: inline loops, not a libc memcpy call per row.
+#if defined(__GNUC__) && !defined(__clang__)
+#define VQ_NO_MEMCPY_IDIOM __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define VQ_NO_MEMCPY_IDIOM
+#endif
+
+VQ_NO_MEMCPY_IDIOM inline void copy_row(float* __restrict d, const float* __restrict s,
+                                        int64_t n) {
+  for (int64_t j = 0; j < n; ++j) d[j] = s[j];
+}
+
 // dst planes [C][cs] <- nb images src [nb, C, h, w] at dst + lead + b S + i Wp + j, zeros
 // elsewhere.
-void pack_planes(float* dst, int64_t cs, int64_t lead, const float* src, int64_t nb, int64_t C,
+VQ_NO_MEMCPY_IDIOM void pack_planes(float* dst, int64_t cs, int64_t lead, const float* src, int64_t nb, int64_t C,
                  int64_t h, int64_t w, const Flat& f) {
   for (int64_t c = 0; c < C; ++c) {
     float* p = dst + c * cs;
@@ -127,19 +139,19 @@ void pack_planes(float* dst, int64_t cs, int64_t lead, const float* src, int64_t
     for (int64_t b = 0; b < nb; ++b) {
       const float* s = src + (b * C + c) * h * w;
       float* d = p + lead + b * f.S;
-      for (int64_t i = 0; i < h; ++i) std::memcpy(d + i * f.Wp, s + i * w, sizeof(float) * w);
+      for (int64_t i = 0; i < h; ++i) copy_row(d + i * f.Wp, s + i * w, w);
     }
   }
 }
 
 // dst [nb, C, h, w] <- planes [C][cs] (output grid at q = b S + i Wp + j).
-void unpack_planes(float* dst, const float* src, int64_t cs, int64_t nb, int64_t C, int64_t h,
+VQ_NO_MEMCPY_IDIOM void unpack_planes(float* dst, const float* src, int64_t cs, int64_t nb, int64_t C, int64_t h,
                    int64_t w, const Flat& f) {
   for (int64_t b = 0; b < nb; ++b)
     for (int64_t c = 0; c < C; ++c) {
       const float* s = src + c * cs + b * f.S;
       float* d = dst + (b * C + c) * h * w;
-      for (int64_t i = 0; i < h; ++i) std::memcpy(d + i * w, s + i * f.Wp, sizeof(float) * w);
+      for (int64_t i = 0; i < h; ++i) copy_row(d + i * w, s + i * f.Wp, w);
     }
 }
 
@@ -203,9 +215,18 @@ void conv2d_direct_forward(float* y, const float* x, const float* w, const float
   }
 }
 
-void conv2d_direct_backward(float* dx, float* dw, const float* dy, const float* x,
+float conv_plane_sum(const float* p, int64_t n) {
+  float acc[16] = {};
+  for (int64_t q = 0; q < n; q += 16)
+    for (int k = 0; k < 16; ++k) acc[k] += p[q + k];
+  for (int k = 8; k > 0; k /= 2)
+    for (int i = 0; i < k; ++i) acc[i] += acc[i + k];
+  return acc[0];
+}
+
+void conv2d_direct_backward(float* dx, float* dw, float* dbias, const float* dy, const float* x,
                             const float* w, const Conv2dGeometry& g, ConvIsa isa) {
-  if (!dx && !dw) return;
+  if (!dx && !dw && !dbias) return;
   const int64_t C4 = round_up(g.C, 4), T = g.KH * g.KW, wsize = g.O * g.C * T;
   // chunking from g alone (not from which gradients are asked for): dW's summation
   // order, hence its bits, must not depend on whether dx is computed too
@@ -221,6 +242,7 @@ void conv2d_direct_backward(float* dx, float* dw, const float* dy, const float* 
           wT[(((c / 4) * g.O + o) * T + t) * 4 + c % 4] = w[(o * g.C + c) * T + (T - 1 - t)];
   }
   std::vector<float> partial(dw ? static_cast<size_t>(f.chunks * wsize) : 0, 0.f);
+  std::vector<float> bpart(dbias ? static_cast<size_t>(f.chunks * g.O) : 0);
   const int64_t ximg = g.C * g.H * g.W, yimg = g.O * g.Ho * g.Wo;
 #pragma omp parallel if (go_parallel(f.chunks))
   {
@@ -232,6 +254,9 @@ void conv2d_direct_backward(float* dx, float* dw, const float* dy, const float* 
       const int64_t b0 = ch * f.nb, nb = std::min(f.nb, g.B - b0);
       const int64_t n = round_up(nb * f.S, kFlatBlock);
       pack_planes(dybuf.data(), f.dy_cs, f.dy_lead, dy + b0 * yimg, nb, g.O, g.Ho, g.Wo, f);
+      if (dbias)  // zeros outside the outputs: the plane sum is the chunk's bias gradient
+        for (int64_t o = 0; o < g.O; ++o)
+          bpart[ch * g.O + o] = conv_plane_sum(dybuf.data() + o * f.dy_cs + f.dy_lead, n);
       if (dx) {
         FwdArgs a;
         a.in = dybuf.data() + f.dy_lead;
@@ -264,6 +289,12 @@ void conv2d_direct_backward(float* dx, float* dw, const float* dy, const float* 
       }
     }
   }
+  if (dbias)
+    for (int64_t o = 0; o < g.O; ++o) {
+      double s = 0;
+      for (int64_t ch = 0; ch < f.chunks; ++ch) s += bpart[ch * g.O + o];
+      dbias[o] = static_cast<float>(s);
+    }
   if (dw) {
     for (int64_t e = 0; e < wsize; ++e) {
       float s = partial[e];

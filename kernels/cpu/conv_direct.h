@@ -39,10 +39,13 @@ bool conv2d_direct_applies(const Conv2dGeometry& g);
 void conv2d_direct_forward(float* y, const float* x, const float* w, const float* bias,
                            const Conv2dGeometry& g, ConvIsa isa);
 
-// dx [B, C, H, W] and dw [O, C, KH, KW] (either may be null; overwritten) from
-// dy [B, O, Ho, Wo], x (for dw) and w (for dx). The bias gradient is conv.cpp's.
-void conv2d_direct_backward(float* dx, float* dw, const float* dy, const float* x,
+// dx [B, C, H, W], dw [O, C, KH, KW] and dbias [O] (any may be null; overwritten) from
+// dy [B, O, Ho, Wo], x (for dw) and w (for dx).
+void conv2d_direct_backward(float* dx, float* dw, float* dbias, const float* dy, const float* x,
                             const float* w, const Conv2dGeometry& g, ConvIsa isa);
+
+// sum of p[0 .. n) (n a multiple of 16) in a fixed order: 16 lane sums, then the lanes.
+float conv_plane_sum(const float* p, int64_t n);
 
 namespace conv_direct {
 

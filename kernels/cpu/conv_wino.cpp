@@ -236,15 +236,17 @@ void conv2d_wino_backward_input(float* dx, const float* dy, const float* w,
   wino_conv(dx, dy, wt.data(), nullptr, g.B, g.O, g.H, g.W, g.C, isa);
 }
 
-void conv2d_wino_backward_weight(float* dw, const float* dy, const float* x,
+void conv2d_wino_backward_weight(float* dw, float* dbias, const float* dy, const float* x,
                                  const Conv2dGeometry& g, ConvIsa isa) {
+  if (!dw && !dbias) return;
   isa = clamp(isa);
   const int64_t B = g.B, C = g.C, H = g.H, W = g.W, O = g.O;
   const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, Hp = 2 * th + 2, Wp = 2 * tw + 2;
   const int64_t Hy = 2 * th, Wy = 2 * tw, groups = (B + kWinoLanes - 1) / kWinoLanes;
   const int64_t tiles = th * tw, nblk = (tiles + kTilesPerBlock - 1) / kTilesPerBlock;
   const int64_t wsize = 16 * O * C;  // dU [16][O][C]
-  std::vector<float> partial(static_cast<size_t>(groups * wsize));
+  std::vector<float> partial(dw ? static_cast<size_t>(groups * wsize) : 0);
+  std::vector<float> bpart(dbias ? static_cast<size_t>(groups * O) : 0);
   const std::vector<float> zeros(static_cast<size_t>(W), 0.f);
   const bool par = groups > 1 && omp_get_max_threads() > 1 && !omp_in_parallel();
 #pragma omp parallel if (par)
@@ -256,8 +258,13 @@ void conv2d_wino_backward_weight(float* dw, const float* dy, const float* x,
     std::vector<int64_t> cshift(static_cast<size_t>(C));
 #pragma omp for schedule(static)
     for (int64_t grp = 0; grp < groups; ++grp) {
-      gather_group(isa, x16.get(), x, grp, B, C, H, W, Hp, Wp, 1, zeros.data());
       gather_group(isa, dy16.get(), dy, grp, B, O, H, W, Hy, Wy, 0, zeros.data());
+      if (dbias)  // zeros outside the image and the batch: plane sums are the group's
+        for (int64_t o = 0; o < O; ++o)
+          bpart[grp * O + o] = conv_plane_sum(dy16.get() + o * Hy * Wy * kWinoLanes,
+                                              Hy * Wy * kWinoLanes);
+      if (!dw) continue;
+      gather_group(isa, x16.get(), x, grp, B, C, H, W, Hp, Wp, 1, zeros.data());
       std::fill(lanes.begin(), lanes.end(), 0.f);
       for (int64_t blk = 0; blk < nblk; ++blk) {
         const int64_t t0 = blk * tiles / nblk, nk = (blk + 1) * tiles / nblk - t0;
@@ -316,6 +323,13 @@ void conv2d_wino_backward_weight(float* dw, const float* dy, const float* x,
       }
     }
   }
+  if (dbias)
+    for (int64_t o = 0; o < O; ++o) {
+      double s = 0;
+      for (int64_t grp = 0; grp < groups; ++grp) s += bpart[grp * O + o];
+      dbias[o] = static_cast<float>(s);
+    }
+  if (!dw) return;
   // dU summed over groups in order, then dW = G^T dU G
   for (int64_t o = 0; o < O; ++o)
     for (int64_t c = 0; c < C; ++c) {

@@ -38,7 +38,8 @@ void conv2d_wino_backward_input(float* dx, const float* dy, const float* w,
 // dw [O, C, 3, 3] = the weight gradient, G^T [ sum_tiles (A dY A^T) (.) (B^T d B) ] G:
 // 16 GEMMs summing over tiles and images (lane partials per group of 16 images, then
 // the groups in order: reproducible for any thread count).
-void conv2d_wino_backward_weight(float* dw, const float* dy, const float* x,
+// dbias [O] (if not null) is summed on the way (same fixed order); dw may be null.
+void conv2d_wino_backward_weight(float* dw, float* dbias, const float* dy, const float* x,
                                  const Conv2dGeometry& g, ConvIsa isa);
 
 namespace conv_direct {

@@ -169,10 +169,16 @@ TEST_CASE("conv direct: forward and all gradients match a double-precision conv,
       std::vector<float> y2(y.size()), dx2(dx.size()), dw2(dw.size());
       vq::cpu::conv2d_direct_forward(y2.data(), x.data(), w.data(), b.data(), g, isa);
       CHECK((direct ? same_bits(y, y2) : count_bad(y2, r.y, r.ya) == 0));
-      vq::cpu::conv2d_direct_backward(dx2.data(), nullptr, dy.data(), x.data(), w.data(), g, isa);
-      vq::cpu::conv2d_direct_backward(nullptr, dw2.data(), dy.data(), x.data(), w.data(), g, isa);
+      std::vector<float> db2(g.O);
+      vq::cpu::conv2d_direct_backward(dx2.data(), nullptr, nullptr, dy.data(), x.data(), w.data(),
+                                      g, isa);
+      vq::cpu::conv2d_direct_backward(nullptr, dw2.data(), nullptr, dy.data(), x.data(), w.data(),
+                                      g, isa);
+      vq::cpu::conv2d_direct_backward(nullptr, nullptr, db2.data(), dy.data(), x.data(), w.data(),
+                                      g, isa);
       CHECK((direct ? same_bits(dx, dx2) : count_bad(dx2, r.dx, r.dxa) == 0));
       CHECK((direct ? same_bits(dw, dw2) : count_bad(dw2, r.dw, r.dwa) == 0));
+      CHECK((direct ? same_bits(db, db2) : count_bad(db2, r.db, r.dba) == 0));
       vq::cpu::conv2d_direct_forward(y2.data(), x.data(), w.data(), nullptr, g, isa);
       std::vector<double> ynb(r.y);
       for (size_t i = 0; i < ynb.size(); ++i) ynb[i] -= b[(i / (g.Ho * g.Wo)) % g.O];
@@ -185,8 +191,10 @@ TEST_CASE("conv direct: forward and all gradients match a double-precision conv,
       CHECK(count_bad(y2, ynb, r.ya) == 0);
       vq::cpu::conv2d_wino_backward_input(dx2.data(), dy.data(), w.data(), g, isa);
       CHECK(same_bits(dx, dx2));
-      vq::cpu::conv2d_wino_backward_weight(dw2.data(), dy.data(), x.data(), g, isa);
+      vq::cpu::conv2d_wino_backward_weight(dw2.data(), nullptr, dy.data(), x.data(), g, isa);
       CHECK(same_bits(dw, dw2));
+      vq::cpu::conv2d_wino_backward_weight(nullptr, db2.data(), dy.data(), x.data(), g, isa);
+      CHECK(same_bits(db, db2));
     }
     vq::cpu::conv_force_isa(-1);
   }
@@ -202,7 +210,9 @@ TEST_CASE("conv direct: bitwise reproducible across runs and thread counts") {
     omp_set_num_threads(threads);
     std::vector<float> y(dy.size()), dx(x.size()), dw(w.size());
     vq::cpu::conv2d_forward(y.data(), x.data(), w.data(), b.data(), g);
-    vq::cpu::conv2d_backward(dx.data(), dw.data(), nullptr, dy.data(), x.data(), w.data(), g);
+    std::vector<float> db(g.O);
+    vq::cpu::conv2d_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), g);
+    dw.insert(dw.end(), db.begin(), db.end());
     ys.push_back(y);
     dxs.push_back(dx);
     dws.push_back(dw);
@@ -227,7 +237,8 @@ TEST_CASE("conv direct: Winograd results are reproducible across thread counts")
     std::vector<float> y(dy.size()), dx(x.size()), dw(w.size());
     vq::cpu::conv2d_wino_forward(y.data(), x.data(), w.data(), nullptr, g, vq::cpu::conv_isa());
     vq::cpu::conv2d_wino_backward_input(dx.data(), dy.data(), w.data(), g, vq::cpu::conv_isa());
-    vq::cpu::conv2d_wino_backward_weight(dw.data(), dy.data(), x.data(), g, vq::cpu::conv_isa());
+    vq::cpu::conv2d_wino_backward_weight(dw.data(), nullptr, dy.data(), x.data(), g,
+                                         vq::cpu::conv_isa());
     y.insert(y.end(), dx.begin(), dx.end());
     y.insert(y.end(), dw.begin(), dw.end());
     outs.push_back(y);
