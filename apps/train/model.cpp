@@ -206,6 +206,15 @@ AutoEncoder::Output AutoEncoder::forward(const Variable& x) {
   return out;
 }
 
+TrainingLoss training_loss(AutoEncoder& model, const Variable& x) {
+  TrainingLoss l;
+  l.output = model.forward(x);
+  l.rec = ag::mean(ag::abs(l.output.reconstruction - x));
+  const double w = model.options().aux_weight();
+  l.total = w != 0.0 ? l.rec + ag::mul(l.output.aux_loss, w) : l.rec;
+  return l;
+}
+
 Tensor AutoEncoder::encode_indices(const Variable& x) {
   QuantizerCall call;
   call.x = encode(x);

@@ -85,4 +85,14 @@ class AutoEncoder : public nn::Module {
   bool fuse_upsample_ = true;
 };
 
+// The examples' training loss on one batch x (f32 [B, 1, 28, 28]):
+//   rec = mean |clamp(out, -1, 1) - x|,  total = rec + aux_weight * quantizer loss
+// (aux_weight: ModelOptions::aux_weight). Runs model.forward once.
+struct TrainingLoss {
+  Variable total;             // what the examples back-propagate
+  Variable rec;               // the reconstruction term alone
+  AutoEncoder::Output output; // the forward's outputs (indices, aux loss, reconstruction)
+};
+TrainingLoss training_loss(AutoEncoder& model, const Variable& x);
+
 }  // namespace vq::app

@@ -110,11 +110,10 @@ StepRecord Trainer::step() {
   data::Batch batch = batcher_->next();
   Variable x(batch.images);
   optimizer_->zero_grad();
-  AutoEncoder::Output out = model_->forward(x);
-  Variable rec = ag::mean(ag::abs(out.reconstruction - x));
-  const double w = opt_.model.aux_weight();
-  Variable total = w != 0.0 ? rec + ag::mul(out.aux_loss, w) : rec;
-  total.backward();
+  TrainingLoss loss = training_loss(*model_, x);
+  const AutoEncoder::Output& out = loss.output;
+  const Variable& rec = loss.rec;
+  loss.total.backward();
   optimizer_->step();
 
   StepRecord r;

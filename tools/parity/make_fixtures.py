@@ -11,7 +11,7 @@ Usage:
     python tools/parity/make_fixtures.py --check         # only verify the files on disk
     python tools/parity/make_fixtures.py --no-doc        # do not rewrite the case table
 
-Groups: vq, fsq, lfq, residual, layers, optim. After generating, every file
+Groups: vq, fsq, lfq, residual, layers, optim, autoencoder. After generating, every file
 is re-read with safetensors and checked against the format of
 docs/parity-fixtures.md, and the case table at the end of that document is
 rewritten.
@@ -40,6 +40,7 @@ GROUPS = {
     "layers": ("gen_layers", ["Linear", "LayerNorm", "GroupNorm", "Conv2d", "MaxPool2d", "Upsample",
                               "GELU", "SiLU", "ReLU", "Tanh"]),
     "optim": ("gen_optim", ["SGD", "Adam", "AdamW", "clip_grad_norm_"]),
+    "autoencoder": ("gen_autoencoder", ["AutoEncoder"]),
 }
 
 DOC = os.path.join(common.REPO_ROOT, "docs", "parity-fixtures.md")
@@ -48,7 +49,7 @@ TABLE_END = "<!-- END CASE TABLE -->"
 
 REQUIRED_META = ["format", "kind", "module", "config", "call", "case", "mode", "ref_version",
                  "torch_version", "seed"]
-INPUT_PREFIXES = ("state_in.", "param.", "grad_step.", "grad_in.")
+INPUT_PREFIXES = ("state_in.", "param.", "grad_step.", "grad_in.", "batch.")
 INPUT_NAMES = {"x", "mask", "lens", "grad_output", "grad_loss"}
 
 
@@ -88,6 +89,10 @@ def check_file(path):
     elif kind == "optimizer":
         steps = int(meta["steps"])
         assert f"param_step.{steps - 1}.w" in tensors, path
+    elif kind == "model_steps":
+        steps = int(meta["steps"])
+        for i in range(steps):
+            assert {f"batch.{i}", f"rec_loss.{i}", f"indices.{i}"} <= set(tensors), path
     return meta, tensors
 
 

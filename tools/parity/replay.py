@@ -26,6 +26,7 @@ import common  # noqa: E402
 from make_fixtures import GROUPS, INPUT_NAMES, INPUT_PREFIXES  # noqa: E402
 from quantizer_case import parse_outputs  # noqa: E402
 from vq_callables import materialize  # noqa: E402
+import gen_autoencoder  # noqa: E402
 
 
 def load(path):
@@ -111,7 +112,8 @@ def replay_function(meta, t, dtype=torch.float32):
 
 
 REPLAY = {"quantizer": replay_quantizer, "layer": replay_layer,
-          "optimizer": replay_optimizer, "function": replay_function}
+          "optimizer": replay_optimizer, "function": replay_function,
+          "model_steps": gen_autoencoder.run_steps}
 
 
 def compare(path, meta, t, got):
