@@ -4,6 +4,7 @@
 #include "autograd/functions.h"
 #include "autograd/node.h"
 #include "core/error.h"
+#include "kernels/cpu/conv_direct.h"
 #include "nn/functional.h"
 
 namespace vq::app {
@@ -34,6 +35,49 @@ Variable interleave_parities(const Variable& y, int64_t O, int64_t H, int64_t W)
                      });
 }
 
+// CPU, f32, channel counts the direct kernels take: the parity convolution (k
+// [4O, C, 2, 2], b4 [4O] or undefined) stores its output already interleaved and reads
+// the interleaved gradient (kernels/cpu/conv_direct.h, ConvOut::parity2x): no [B, 4O,
+// H+1, W+1] intermediate and no strided copies. Returns an undefined Variable when the
+// case is not covered (the caller then takes the generic path).
+Variable parity_conv_cpu(const Variable& x, const Variable& k, const Variable& b4) {
+  if (!x.device().is_cpu() || x.dtype() != DType::f32 || k.dtype() != DType::f32 ||
+      (b4.defined() && b4.dtype() != DType::f32))
+    return Variable();
+  cpu::Conv2dGeometry g;
+  g.B = x.size(0);
+  g.C = x.size(1);
+  g.H = x.size(2);
+  g.W = x.size(3);
+  g.O = k.size(0);
+  g.KH = g.KW = 2;
+  g.PH = g.PW = 1;
+  g.infer_output();
+  if (!cpu::conv2d_direct_applies(g)) return Variable();
+  Tensor xc = x.value().contiguous(), kc = k.value().contiguous();
+  Tensor bc = b4.defined() ? b4.value().contiguous() : Tensor();
+  Tensor y = Tensor::empty({g.B, g.O / 4, 2 * g.H, 2 * g.W}, DType::f32, x.device());
+  cpu::conv2d_direct_forward(y.data<float>(), xc.data<float>(), kc.data<float>(),
+                             bc.defined() ? bc.data<float>() : nullptr, g, cpu::conv_isa(),
+                             cpu::ConvOut::parity2x);
+  return make_result(
+      "upsample2x_conv3x3", y, {x, k, b4}, {xc, kc},
+      [g](const Tensor& grad, const BackwardContext& ctx) -> std::vector<Tensor> {
+        Tensor gy = grad.contiguous();
+        const Device d = gy.device();
+        Tensor dx, dk, db;
+        if (ctx.needs_grad(0)) dx = Tensor::empty({g.B, g.C, g.H, g.W}, DType::f32, d);
+        if (ctx.needs_grad(1)) dk = Tensor::empty({g.O, g.C, 2, 2}, DType::f32, d);
+        if (ctx.needs_grad(2)) db = Tensor::empty({g.O}, DType::f32, d);
+        cpu::conv2d_direct_backward(dx.defined() ? dx.data<float>() : nullptr,
+                                    dk.defined() ? dk.data<float>() : nullptr,
+                                    db.defined() ? db.data<float>() : nullptr, gy.data<float>(),
+                                    ctx.saved(0).data<float>(), ctx.saved(1).data<float>(), g,
+                                    cpu::conv_isa(), cpu::ConvOut::parity2x);
+        return {dx, dk, db};
+      });
+}
+
 }  // namespace
 
 Variable upsample2x_conv3x3(const Variable& x, const Variable& weight, const Variable& bias) {
@@ -56,6 +100,7 @@ Variable upsample2x_conv3x3(const Variable& x, const Variable& weight, const Var
   }
   const Variable k = ag::cat(kernels, 0);  // [4O, C, 2, 2]
   const Variable b4 = bias.defined() ? ag::cat({bias, bias, bias, bias}, 0) : Variable();
+  if (Variable fused = parity_conv_cpu(x, k, b4); fused.defined()) return fused;
   // y[:, g O + o, i', j'] = sum_{s,t} K_g[o, :, s, t] x[:, :, i' + s - 1, j' + t - 1]
   const Variable y = nn::conv2d(x, k, b4, {1, 1}, {1, 1});  // [B, 4O, H+1, W+1]
   // parity (a, b) output (i, j) is y at (i + a, j + b) in group g = 2a + b

@@ -5,8 +5,10 @@
 // a = 1: rows {i: w0+w1, i+1: w2}; columns likewise). The four 2x2 kernels run as one
 // convolution with 4x the output channels on the small image, then the parities are
 // interleaved: 16/36 of the multiply-adds and an im2col 7x smaller than the upsample +
-// 3x3 convolution it replaces. Gradients reach x, weight and bias through the autograd
-// ops it is built from.
+// 3x3 convolution it replaces. On the CPU the direct convolution kernels store the
+// parities interleaved straight away (kernels/cpu/conv_direct.h, ConvOut::parity2x);
+// elsewhere a strided view interleaves them. Gradients reach x, weight and bias through
+// the autograd ops it is built from.
 #pragma once
 #include "autograd/variable.h"
 

@@ -155,6 +155,49 @@ VQ_NO_MEMCPY_IDIOM void unpack_planes(float* dst, const float* src, int64_t cs, 
     }
 }
 
+// parity2x (conv_direct.h): y [nb, O / 4, 2H, 2W] <- planes [O][cs], channel
+// (2a + c) O' + o at (i + a, j + c) to y[b, o, 2i + a, 2j + c].
+void unpack_parity(float* dst, const float* src, int64_t cs, int64_t nb, int64_t O,
+                   const Conv2dGeometry& g, const Flat& f) {
+  const int64_t Oq = O / 4, H2 = 2 * g.H, W2 = 2 * g.W;
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t o = 0; o < Oq; ++o) {
+      float* d = dst + (b * Oq + o) * H2 * W2;
+      for (int a = 0; a < 2; ++a)
+        for (int64_t i = 0; i < g.H; ++i) {
+          const float* s0 = src + ((2 * a) * Oq + o) * cs + b * f.S + (i + a) * f.Wp;
+          const float* s1 = src + ((2 * a + 1) * Oq + o) * cs + b * f.S + (i + a) * f.Wp + 1;
+          float* row = d + (2 * i + a) * W2;
+          for (int64_t j = 0; j < g.W; ++j) {
+            row[2 * j] = s0[j];
+            row[2 * j + 1] = s1[j];
+          }
+        }
+    }
+}
+
+// The inverse for dy: planes [O][cs] (zeros first) <- dy [nb, O / 4, 2H, 2W] at
+// lead + b S + (i + a) Wp + (j + c) of channel (2a + c) O' + o.
+void pack_parity(float* dst, int64_t cs, int64_t lead, const float* src, int64_t nb, int64_t O,
+                 const Conv2dGeometry& g, const Flat& f) {
+  const int64_t Oq = O / 4, H2 = 2 * g.H, W2 = 2 * g.W;
+  for (int64_t c = 0; c < O; ++c) std::fill(dst + c * cs, dst + (c + 1) * cs, 0.f);
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t o = 0; o < Oq; ++o) {
+      const float* s = src + (b * Oq + o) * H2 * W2;
+      for (int a = 0; a < 2; ++a)
+        for (int64_t i = 0; i < g.H; ++i) {
+          float* d0 = dst + ((2 * a) * Oq + o) * cs + lead + b * f.S + (i + a) * f.Wp;
+          float* d1 = dst + ((2 * a + 1) * Oq + o) * cs + lead + b * f.S + (i + a) * f.Wp + 1;
+          const float* row = s + (2 * i + a) * W2;
+          for (int64_t j = 0; j < g.W; ++j) {
+            d0[j] = row[2 * j];
+            d1[j] = row[2 * j + 1];
+          }
+        }
+    }
+}
+
 void run_fwd(ConvIsa isa, const FwdArgs& a) {
   switch (clamp_isa(isa)) {
     case ConvIsa::avx512: return conv_direct::fwd_avx512(a);
@@ -178,7 +221,7 @@ bool go_parallel(int64_t chunks) {
 }  // namespace
 
 void conv2d_direct_forward(float* y, const float* x, const float* w, const float* bias,
-                           const Conv2dGeometry& g, ConvIsa isa) {
+                           const Conv2dGeometry& g, ConvIsa isa, ConvOut out) {
   const int64_t O4 = round_up(g.O, 4), T = g.KH * g.KW;
   const Flat f = make_flat(g, g.C + O4);
   // wpack [O4 / 4][C][T][4], zero for the padding channels
@@ -188,7 +231,8 @@ void conv2d_direct_forward(float* y, const float* x, const float* w, const float
       for (int64_t t = 0; t < T; ++t)
         wpack[(((o / 4) * g.C + c) * T + t) * 4 + o % 4] = w[(o * g.C + c) * T + t];
   if (bias) std::copy(bias, bias + g.O, bpack.begin());
-  const int64_t ximg = g.C * g.H * g.W, yimg = g.O * g.Ho * g.Wo;
+  const int64_t ximg = g.C * g.H * g.W;
+  const int64_t yimg = out == ConvOut::parity2x ? g.O * g.H * g.W : g.O * g.Ho * g.Wo;
 #pragma omp parallel if (go_parallel(f.chunks))
   {
     std::vector<float> xbuf(static_cast<size_t>(g.C * f.x_cs));
@@ -210,7 +254,10 @@ void conv2d_direct_forward(float* y, const float* x, const float* w, const float
       a.O4 = O4;
       a.n = round_up(nb * f.S, kFlatBlock);
       run_fwd(isa, a);
-      unpack_planes(y + b0 * yimg, obuf.data(), f.Nq, nb, g.O, g.Ho, g.Wo, f);
+      if (out == ConvOut::parity2x)
+        unpack_parity(y + b0 * yimg, obuf.data(), f.Nq, nb, g.O, g, f);
+      else
+        unpack_planes(y + b0 * yimg, obuf.data(), f.Nq, nb, g.O, g.Ho, g.Wo, f);
     }
   }
 }
@@ -225,7 +272,7 @@ float conv_plane_sum(const float* p, int64_t n) {
 }
 
 void conv2d_direct_backward(float* dx, float* dw, float* dbias, const float* dy, const float* x,
-                            const float* w, const Conv2dGeometry& g, ConvIsa isa) {
+                            const float* w, const Conv2dGeometry& g, ConvIsa isa, ConvOut out) {
   if (!dx && !dw && !dbias) return;
   const int64_t C4 = round_up(g.C, 4), T = g.KH * g.KW, wsize = g.O * g.C * T;
   // chunking from g alone (not from which gradients are asked for): dW's summation
@@ -243,7 +290,8 @@ void conv2d_direct_backward(float* dx, float* dw, float* dbias, const float* dy,
   }
   std::vector<float> partial(dw ? static_cast<size_t>(f.chunks * wsize) : 0, 0.f);
   std::vector<float> bpart(dbias ? static_cast<size_t>(f.chunks * g.O) : 0);
-  const int64_t ximg = g.C * g.H * g.W, yimg = g.O * g.Ho * g.Wo;
+  const int64_t ximg = g.C * g.H * g.W;
+  const int64_t yimg = out == ConvOut::parity2x ? g.O * g.H * g.W : g.O * g.Ho * g.Wo;
 #pragma omp parallel if (go_parallel(f.chunks))
   {
     std::vector<float> xbuf(dw ? static_cast<size_t>(g.C * f.x_cs) : 0);
@@ -253,7 +301,10 @@ void conv2d_direct_backward(float* dx, float* dw, float* dbias, const float* dy,
     for (int64_t ch = 0; ch < f.chunks; ++ch) {
       const int64_t b0 = ch * f.nb, nb = std::min(f.nb, g.B - b0);
       const int64_t n = round_up(nb * f.S, kFlatBlock);
-      pack_planes(dybuf.data(), f.dy_cs, f.dy_lead, dy + b0 * yimg, nb, g.O, g.Ho, g.Wo, f);
+      if (out == ConvOut::parity2x)
+        pack_parity(dybuf.data(), f.dy_cs, f.dy_lead, dy + b0 * yimg, nb, g.O, g, f);
+      else
+        pack_planes(dybuf.data(), f.dy_cs, f.dy_lead, dy + b0 * yimg, nb, g.O, g.Ho, g.Wo, f);
       if (dbias)  // zeros outside the outputs: the plane sum is the chunk's bias gradient
         for (int64_t o = 0; o < g.O; ++o)
           bpart[ch * g.O + o] = conv_plane_sum(dybuf.data() + o * f.dy_cs + f.dy_lead, n);

@@ -33,16 +33,24 @@ void conv_force_isa(int level);
 // C, O <= 64, KH KW <= 25, B, H, W >= 1.
 bool conv2d_direct_applies(const Conv2dGeometry& g);
 
-// y [B, O, Ho, Wo] = conv2d(x, w) + bias (bias may be null), as conv2d_forward.
-// Requires conv2d_direct_applies(g). OpenMP over image chunks unless called inside a
-// parallel region.
+// Where the output y [B, O, Ho, Wo] lives. nchw: as it says. parity2x (the fused
+// upsample + conv of apps/train/upsample_conv.h): O = 4 O', Ho = H + 1, Wo = W + 1, and
+// output channel (2a + c) O' + o at (i + a, j + c) is stored at y[b, o, 2i + a, 2j + c]
+// of y [B, O', 2H, 2W] for i < H, j < W, a, c in {0, 1}; the other outputs are dropped
+// (and get zero gradient).
+enum class ConvOut { nchw, parity2x };
+
+// y = conv2d(x, w) + bias (bias may be null), as conv2d_forward, stored as `out` says.
+// Requires conv2d_direct_applies(g) (and for parity2x: O % 4 == 0, Ho = H + 1,
+// Wo = W + 1). OpenMP over image chunks unless called inside a parallel region.
 void conv2d_direct_forward(float* y, const float* x, const float* w, const float* bias,
-                           const Conv2dGeometry& g, ConvIsa isa);
+                           const Conv2dGeometry& g, ConvIsa isa, ConvOut out = ConvOut::nchw);
 
 // dx [B, C, H, W], dw [O, C, KH, KW] and dbias [O] (any may be null; overwritten) from
-// dy [B, O, Ho, Wo], x (for dw) and w (for dx).
+// dy (laid out as `out` says), x (for dw) and w (for dx).
 void conv2d_direct_backward(float* dx, float* dw, float* dbias, const float* dy, const float* x,
-                            const float* w, const Conv2dGeometry& g, ConvIsa isa);
+                            const float* w, const Conv2dGeometry& g, ConvIsa isa,
+                            ConvOut out = ConvOut::nchw);
 
 // sum of p[0 .. n) (n a multiple of 16) in a fixed order: 16 lane sums, then the lanes.
 float conv_plane_sum(const float* p, int64_t n);

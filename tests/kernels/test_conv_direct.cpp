@@ -248,6 +248,47 @@ TEST_CASE("conv direct: Winograd results are reproducible across thread counts")
   CHECK(same_bits(outs[2], outs[0]));
 }
 
+TEST_CASE("conv direct: parity2x output layout equals the NCHW output interleaved") {
+  // the fused upsample + conv: 2x2 kernels, padding 1, O = 4 O'; odd sizes, O' = 1 and 3
+  for (const Conv2dGeometry& g :
+       {geom(5, 3, 7, 5, 12, 2, 2, 1, 1), geom(2, 16, 14, 14, 4, 2, 2, 1, 1)}) {
+    INFO(name(g));
+    const int64_t Oq = g.O / 4, H2 = 2 * g.H, W2 = 2 * g.W;
+    const auto x = randv(g.B * g.C * g.H * g.W, 12), w = randv(g.O * g.C * 4, 13);
+    const auto b = randv(g.O, 14), gp = randv(g.B * Oq * H2 * W2, 15);
+    // nchw twin: y[b, (2a + c) O' + o, i + a, j + c] <-> p[b, o, 2i + a, 2j + c]
+    auto at = [&](int64_t n, int64_t o, int64_t i, int64_t a, int64_t j, int64_t c) {
+      return std::make_pair(((n * g.O + (2 * a + c) * Oq + o) * g.Ho + i + a) * g.Wo + j + c,
+                            ((n * Oq + o) * H2 + 2 * i + a) * W2 + 2 * j + c);
+    };
+    std::vector<float> y(g.B * g.O * g.Ho * g.Wo), dy(y.size(), 0.f);
+    vq::cpu::conv2d_direct_forward(y.data(), x.data(), w.data(), b.data(), g, vq::cpu::conv_isa());
+    std::vector<float> want(gp.size());
+    for (int64_t n = 0; n < g.B; ++n)
+      for (int64_t o = 0; o < Oq; ++o)
+        for (int64_t i = 0; i < g.H; ++i)
+          for (int64_t a = 0; a < 2; ++a)
+            for (int64_t j = 0; j < g.W; ++j)
+              for (int64_t c = 0; c < 2; ++c) {
+                const auto [yi, pi] = at(n, o, i, a, j, c);
+                want[pi] = y[yi];
+                dy[yi] = gp[pi];  // the dropped outputs keep a zero gradient
+              }
+    std::vector<float> p(gp.size());
+    vq::cpu::conv2d_direct_forward(p.data(), x.data(), w.data(), b.data(), g, vq::cpu::conv_isa(),
+                                   vq::cpu::ConvOut::parity2x);
+    CHECK(same_bits(p, want));
+    std::vector<float> dx(x.size()), dw(w.size()), db(g.O), dx2(x.size()), dw2(w.size()), db2(g.O);
+    vq::cpu::conv2d_direct_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(),
+                                    g, vq::cpu::conv_isa());
+    vq::cpu::conv2d_direct_backward(dx2.data(), dw2.data(), db2.data(), gp.data(), x.data(),
+                                    w.data(), g, vq::cpu::conv_isa(), vq::cpu::ConvOut::parity2x);
+    CHECK(same_bits(dx, dx2));
+    CHECK(same_bits(dw, dw2));
+    CHECK(same_bits(db, db2));
+  }
+}
+
 TEST_CASE("conv direct: which shapes take the direct path") {
   CHECK(vq::cpu::conv2d_wino_applies(geom(2, 16, 14, 14, 32, 3, 3, 1, 1)));
   CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 1, 28, 28, 16, 3, 3, 1, 1)));  // C < 8
