@@ -84,8 +84,8 @@ Variable relu(const Variable& x) {
   });
 }
 
-// erf form: y = x Phi(x), dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi).
-//   There is no erf op, so Phi(x) = y / x (and 1/2 at x == 0).
+// erf form: y = x Phi(x), dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi),
+//   one fused op (ops::gelu_backward).
 // tanh form: y = x (1 + t) / 2, t = tanh(u), u = c (x + k x^3), c = sqrt(2/pi), k = 0.044715:
 //   dy/dx = (1 + t) / 2 + x (1 - t^2) c (1 + 3 k x^2) / 2
 Variable gelu(const Variable& x, bool tanh_approx) {
@@ -102,13 +102,8 @@ Variable gelu(const Variable& x, bool tanh_approx) {
       return ops::mul(g, ops::add(left, right));
     });
   }
-  return unary("gelu", y, x, {x.value(), y}, [](const Tensor& g, const BackwardContext& c) {
-    const Tensor &xv = c.saved(0), &yv = c.saved(1);
-    Tensor is_zero = ops::eq(xv, 0.0);
-    Tensor safe_x = ops::masked_fill(xv, is_zero, 1.0);
-    Tensor cdf = ops::masked_fill(ops::div(yv, safe_x), is_zero, 0.5);
-    Tensor pdf = ops::mul(ops::exp(ops::mul(ops::mul(xv, xv), -0.5)), 1.0 / std::sqrt(2.0 * M_PI));
-    return ops::mul(g, ops::add(cdf, ops::mul(xv, pdf)));
+  return unary("gelu", y, x, {x.value()}, [](const Tensor& g, const BackwardContext& c) {
+    return ops::gelu_backward(g, c.saved(0));
   });
 }
 

@@ -39,6 +39,8 @@ Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);
 Tensor gelu(const Tensor& x, bool tanh_approx = false);
+// grad * d gelu(x) / dx of the erf form (the backward of gelu); broadcasts, f32.
+Tensor gelu_backward(const Tensor& grad, const Tensor& x);
 Tensor silu(const Tensor& x);
 Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
 Tensor round(const Tensor& x);  // half to even, like torch.round

@@ -103,6 +103,9 @@ Tensor relu(const Tensor& x) { return unary("relu", x, UnaryOp::relu, EwDTypes::
 Tensor gelu(const Tensor& x, bool tanh_approx) {
   return unary("gelu", x, tanh_approx ? UnaryOp::gelu_tanh : UnaryOp::gelu, EwDTypes::f32);
 }
+Tensor gelu_backward(const Tensor& grad, const Tensor& x) {
+  return binary("gelu_backward", grad, x, BinaryOp::gelu_backward, EwDTypes::f32);
+}
 Tensor silu(const Tensor& x) { return unary("silu", x, UnaryOp::silu, EwDTypes::f32); }
 Tensor softplus(const Tensor& x, double beta, double threshold) {
   VQ_CHECK(ConfigError, beta != 0.0, "softplus: beta must be nonzero, got ", beta);

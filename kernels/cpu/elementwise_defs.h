@@ -42,6 +42,7 @@ enum class BinaryOp : uint8_t {
   add, sub, mul, div, pow, maximum, minimum,
   add_scaled,  // a + p.a * b   (add_ with alpha)
   lerp,        // lerp(a, b, w = p.a)
+  gelu_backward,  // a * gelu'(b), erf form: a = incoming gradient, b = gelu's input
 };
 // Comparisons: out (u8 0/1) = a op b.
 enum class CmpOp : uint8_t { eq, ne, lt, le, gt, ge };
@@ -101,6 +102,15 @@ VQ_EW_HD float relu(float x) { return x < 0.f ? 0.f : x; }
 VQ_EW_HD float gelu(float x) {
   constexpr float kInvSqrt2 = 0.70710678118654752440f;
   return x * 0.5f * (1.f + std::erf(x * kInvSqrt2));
+}
+// g * d gelu(x) / dx = g (Phi(x) + x phi(x)), Phi(x) = erfc(-x/sqrt2) / 2 (no cancellation
+// for x < 0), phi(x) = exp(-x^2/2) / sqrt(2 pi); NaN at +-inf (inf * 0, like torch).
+VQ_EW_HD float gelu_backward(float g, float x) {
+  constexpr float kInvSqrt2 = 0.70710678118654752440f;
+  constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+  const float cdf = 0.5f * std::erfc(-x * kInvSqrt2);
+  const float pdf = std::exp(-0.5f * x * x) * kInvSqrt2Pi;
+  return g * (cdf + x * pdf);
 }
 VQ_EW_HD float gelu_tanh(float x) {
   constexpr float kBeta = 0.79788456080286535588f;  // sqrt(2 / pi)
@@ -197,6 +207,7 @@ struct BinaryFn {
     else if constexpr (op == BinaryOp::maximum) return ew::maximum(x, y);
     else if constexpr (op == BinaryOp::minimum) return ew::minimum(x, y);
     else if constexpr (op == BinaryOp::add_scaled) return x + a * y;
+    else if constexpr (op == BinaryOp::gelu_backward) return ew::gelu_backward(x, y);
     else return ew::lerp(x, y, a);
   }
 };

@@ -91,6 +91,7 @@ void dispatch_binary(const char* what, DType dtype, BinaryOp op, const EwParams&
       case B::minimum: return run(BinaryFn<B::minimum, float>{a});
       case B::add_scaled: return run(BinaryFn<B::add_scaled, float>{a});
       case B::lerp: return run(BinaryFn<B::lerp, float>{a});
+      case B::gelu_backward: return run(BinaryFn<B::gelu_backward, float>{a});
     }
   } else if (dtype == DType::i64) {
     const int64_t a = ew_param_i64(p.a);
