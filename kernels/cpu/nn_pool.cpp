@@ -1,5 +1,6 @@
 // CPU max pooling and nearest upsampling (see nn_pool.h): OpenMP over planes, each
-// plane handled by one thread, so every sum has a fixed order.
+// plane handled by one thread, so every sum has a fixed order. The 2x2 / stride-2 paths
+// are in nn_pool_2x2.cpp.
 #include "kernels/cpu/nn_pool.h"
 
 #include <algorithm>
@@ -11,6 +12,14 @@ namespace vq::cpu {
 void max_pool2d_forward(float* y, int64_t* idx, const float* x, int64_t planes, int64_t H,
                         int64_t W, int64_t Ho, int64_t Wo, int64_t KH, int64_t KW, int64_t SH,
                         int64_t SW, int64_t PH, int64_t PW) {
+  if (KH == 2 && KW == 2 && SH == 2 && SW == 2 && PH == 0 && PW == 0)
+    return max_pool2d_2x2_forward(y, idx, x, planes, H, W);
+  max_pool2d_forward_generic(y, idx, x, planes, H, W, Ho, Wo, KH, KW, SH, SW, PH, PW);
+}
+
+void max_pool2d_forward_generic(float* y, int64_t* idx, const float* x, int64_t planes,
+                                int64_t H, int64_t W, int64_t Ho, int64_t Wo, int64_t KH,
+                                int64_t KW, int64_t SH, int64_t SW, int64_t PH, int64_t PW) {
 #pragma omp parallel for schedule(static) if (planes * Ho * Wo * KH * KW > 32768)
   for (int64_t pl = 0; pl < planes; ++pl) {
     const float* xp = x + pl * H * W;
@@ -46,11 +55,13 @@ void max_pool2d_forward(float* y, int64_t* idx, const float* x, int64_t planes, 
 
 void max_pool2d_backward(float* dx, const float* dy, const int64_t* idx, int64_t planes,
                          int64_t H, int64_t W, int64_t Ho, int64_t Wo) {
+  const bool blocks = Ho == H / 2 && Wo == W / 2;  // try the 2x2 path first
 #pragma omp parallel for schedule(static) if (planes * H * W > 32768)
   for (int64_t pl = 0; pl < planes; ++pl) {
     float* dxp = dx + pl * H * W;
     const float* dyp = dy + pl * Ho * Wo;
     const int64_t* ip = idx + pl * Ho * Wo;
+    if (blocks && max_pool2d_2x2_backward_plane(dxp, dyp, ip, H, W)) continue;
     std::fill(dxp, dxp + H * W, 0.f);
     for (int64_t o = 0; o < Ho * Wo; ++o) dxp[ip[o]] += dyp[o];
   }
