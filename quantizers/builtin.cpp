@@ -8,7 +8,9 @@
 #include "quantizers/residual_fsq.h"
 #include "quantizers/residual_lfq.h"
 #include "quantizers/random_projection.h"
+#include "quantizers/residual_sim_vq.h"
 #include "quantizers/residual_vq.h"
+#include "quantizers/sim_vq.h"
 #include "quantizers/vector_quantize.h"
 
 namespace vq {
@@ -22,6 +24,8 @@ void register_builtin_quantizers() {
   register_residual_vq();
   register_grouped_residual_vq();
   register_random_projection_quantizer();
+  register_sim_vq();
+  register_residual_sim_vq();
 }
 
 }  // namespace vq

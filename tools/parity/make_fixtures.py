@@ -41,6 +41,7 @@ GROUPS = {
                               "GELU", "SiLU", "ReLU", "Tanh"]),
     "optim": ("gen_optim", ["SGD", "Adam", "AdamW", "clip_grad_norm_"]),
     "autoencoder": ("gen_autoencoder", ["AutoEncoder"]),
+    "simvq": ("gen_simvq", ["SimVQ", "ResidualSimVQ", "LatentQuantize"]),
 }
 
 DOC = os.path.join(common.REPO_ROOT, "docs", "parity-fixtures.md")

@@ -1,16 +1,18 @@
-"""Generic runner for one quantizer case (VectorQuantize, FSQ, LFQ and the
-residual families): builds the module from a JSON-able config, puts it in a
+"""Generic runner for one quantizer case (VectorQuantize, FSQ, LFQ, SimVQ,
+LatentQuantize and the residual families): builds the module from a JSON-able config, puts it in a
 deterministic state, runs one forward (and optionally one backward with a
 given output gradient) and writes the fixture described in
 docs/parity-fixtures.md.
 """
 
+from contextlib import contextmanager
+
 import torch
 import vector_quantize_pytorch as vqp
 
-from common import (param_grads, parameter_names, record_fsq_margins,
-                    record_lfq_margins, record_vq_margins, state_snapshot,
-                    write_case)
+from common import (MarginRecorder, param_grads, parameter_names,
+                    record_fsq_margins, record_lfq_margins, record_vq_margins,
+                    state_snapshot, top_gap, write_case)
 from vector_quantize_pytorch.vector_quantize_pytorch import Codebook
 from vq_callables import materialize
 
@@ -19,10 +21,11 @@ MARGIN_KIND = {
     "FSQ": "fsq", "ResidualFSQ": "fsq",
     "LFQ": "lfq", "ResidualLFQ": "lfq",
     "GroupedResidualVQ": "vq", "GroupedResidualFSQ": "fsq", "GroupedResidualLFQ": "lfq",
+    "SimVQ": "simvq", "ResidualSimVQ": "simvq", "LatentQuantize": "latent",
 }
 
 # minimum decision margin accepted (see index_margin in the format doc)
-MIN_MARGIN = {"vq": 2e-3, "fsq": 2e-3, "lfq": 2e-3}
+MIN_MARGIN = {"vq": 2e-3, "fsq": 2e-3, "lfq": 2e-3, "simvq": 2e-3, "latent": 2e-3}
 
 
 # ------------------------------------------------------------ state setters
@@ -55,6 +58,56 @@ def vq_state(codebook_scale=1.0, cluster_lo=0.5, cluster_hi=3.0):
     return prepare
 
 
+# ------------------------------------------------------------ margins of SimVQ / LatentQuantize
+
+@contextmanager
+def record_simvq_margins(module):
+    """Pre-hooks on every SimVQ: gap between the two smallest Euclidean distances
+    of each token to the effective codebook (float64)."""
+    from vector_quantize_pytorch import SimVQ
+
+    rec = MarginRecorder()
+    handles = []
+
+    def hook(mod, inp):
+        x = inp[0].detach()
+        if mod.channel_first:
+            x = x.movedim(1, -1)
+        x = x.reshape(-1, x.shape[-1]).double()
+        with torch.no_grad():
+            c = mod.codebook.double()
+        rec.add(top_gap(-torch.cdist(x, c), 1))
+
+    for m in module.modules():
+        if isinstance(m, SimVQ):
+            handles.append(m.register_forward_pre_hook(hook))
+    try:
+        yield rec
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@contextmanager
+def record_latent_margins(module):
+    """LatentQuantize.quantize per dimension: gap between the two smallest
+    |z_i - value| over that dimension's value table."""
+    rec = MarginRecorder()
+    orig = module.quantize
+
+    def quantize(z):
+        for i in range(module.codebook_dim):
+            v = module.values_per_latent[i].detach()
+            rec.add(top_gap(-(z.detach()[..., i, None] - v).abs(), 1))
+        return orig(z)
+
+    module.quantize = quantize
+    try:
+        yield rec
+    finally:
+        del module.quantize
+
+
 # ------------------------------------------------------------ output parsing
 
 def parse_outputs(module_name, out):
@@ -72,6 +125,12 @@ def parse_outputs(module_name, out):
         if len(out) > 2:
             res["all_codes"] = out[2]
     elif module_name in ("ResidualVQ", "ResidualLFQ", "GroupedResidualVQ", "GroupedResidualLFQ"):
+        res["quantized"], res["indices"], res["loss"] = out[0], out[1], out[2]
+        if len(out) > 3:
+            res["all_codes"] = out[3]
+    elif module_name in ("SimVQ", "LatentQuantize"):
+        res["quantized"], res["indices"], res["loss"] = out
+    elif module_name == "ResidualSimVQ":
         res["quantized"], res["indices"], res["loss"] = out[0], out[1], out[2]
         if len(out) > 3:
             res["all_codes"] = out[3]
@@ -173,6 +232,10 @@ def _run_once(cls, module_name, config, mode, seed, x_shape, call, prepare,
         ctx = record_vq_margins(mod, k=int(call.get("topk") or config.get("beam_size") or 1))
     elif kind == "fsq":
         ctx = record_fsq_margins()
+    elif kind == "simvq":
+        ctx = record_simvq_margins(mod)
+    elif kind == "latent":
+        ctx = record_latent_margins(mod)
     else:
         ctx = record_lfq_margins(mod)
     with ctx as rec:

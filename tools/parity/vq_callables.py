@@ -9,6 +9,9 @@ with `materialize(module_name, config)`.
                                                            -> nn.Sequential(Linear(d, 64), GELU(), Linear(64, d))
     in_place_codebook_optimizer: {"type": "SGD" | "Adam" | "AdamW", <torch.optim kwargs>}
 
+    SimVQ / ResidualSimVQ codebook_transform: the same "linear" / "mlp" specs,
+               mapping frozen_codebook_dim (else dim) -> dim (make_transform).
+
 d is the code width (codebook_dim, else dim). ResidualVQ-style configs pass
 these keys through to their layers with d = codebook_dim or dim as well.
 """
@@ -47,6 +50,25 @@ def make_bridge(spec, d):
     return nn.Sequential(*layers)
 
 
+def make_transform(spec, d_in, d_out):
+    """SimVQ's codebook_transform: the same specs, mapping d_in -> d_out."""
+    bias = spec.get("bias", True)
+    if spec["type"] == "linear":
+        return nn.Linear(d_in, d_out, bias=bias)
+    assert spec["type"] == "mlp", spec["type"]
+    hidden = spec.get("hidden", [])
+    if isinstance(hidden, int):
+        hidden = [hidden]
+    dims = [d_in, *hidden, d_out]
+    act = ACTIVATIONS[spec.get("activation", "relu")]
+    layers = []
+    for i in range(len(dims) - 1):
+        layers.append(nn.Linear(dims[i], dims[i + 1], bias=bias))
+        if i + 2 < len(dims):
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
 def make_optimizer_factory(spec):
     kw = dict(spec)
     cls = getattr(torch.optim, kw.pop("type"))
@@ -61,6 +83,10 @@ def materialize(module_name, config):
     d = cfg.get("codebook_dim") or cfg.get("dim")
     if cfg.get("vq_bridge") is not None:
         cfg["vq_bridge"] = make_bridge(cfg["vq_bridge"], d)
+    if module_name in ("SimVQ", "ResidualSimVQ") and cfg.get("codebook_transform") is not None:
+        # one module object: ResidualSimVQ passes it to every layer (shared)
+        cfg["codebook_transform"] = make_transform(cfg["codebook_transform"],
+                                                   cfg.get("frozen_codebook_dim") or cfg["dim"], cfg["dim"])
     if cfg.get("in_place_codebook_optimizer") is not None:
         cfg["in_place_codebook_optimizer"] = make_optimizer_factory(cfg["in_place_codebook_optimizer"])
     return cfg
