@@ -4,6 +4,7 @@
 
 #include "quantizers/fsq.h"
 #include "quantizers/grouped_residual_vq.h"
+#include "quantizers/latent_quantize.h"
 #include "quantizers/lfq.h"
 #include "quantizers/residual_fsq.h"
 #include "quantizers/residual_lfq.h"
@@ -26,6 +27,7 @@ void register_builtin_quantizers() {
   register_random_projection_quantizer();
   register_sim_vq();
   register_residual_sim_vq();
+  register_latent_quantize();
 }
 
 }  // namespace vq
