@@ -69,11 +69,10 @@ Variable parity_conv_cpu(const Variable& x, const Variable& k, const Variable& b
         if (ctx.needs_grad(0)) dx = Tensor::empty({g.B, g.C, g.H, g.W}, DType::f32, d);
         if (ctx.needs_grad(1)) dk = Tensor::empty({g.O, g.C, 2, 2}, DType::f32, d);
         if (ctx.needs_grad(2)) db = Tensor::empty({g.O}, DType::f32, d);
-        cpu::conv2d_direct_backward(dx.defined() ? dx.data<float>() : nullptr,
-                                    dk.defined() ? dk.data<float>() : nullptr,
-                                    db.defined() ? db.data<float>() : nullptr, gy.data<float>(),
-                                    ctx.saved(0).data<float>(), ctx.saved(1).data<float>(), g,
-                                    cpu::conv_isa(), cpu::ConvOut::parity2x);
+        cpu::conv2d_direct_backward(
+            dx.defined() ? dx.data<float>() : nullptr, dk.defined() ? dk.data<float>() : nullptr,
+            db.defined() ? db.data<float>() : nullptr, gy.data<float>(), ctx.saved(0).data<float>(),
+            ctx.saved(1).data<float>(), g, cpu::conv_isa(), cpu::ConvOut::parity2x);
         return {dx, dk, db};
       });
 }
@@ -85,7 +84,7 @@ Variable upsample2x_conv3x3(const Variable& x, const Variable& weight, const Var
                         weight.size(3) == 3 && weight.size(1) == x.size(1),
                     "upsample2x_conv3x3: expected x [B, C, H, W] and weight [O, C, 3, 3], got x=",
                     x.value().str(), " weight=", weight.value().str());
-  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), O = weight.size(0);
+  const int64_t C = x.size(1), H = x.size(2), W = x.size(3), O = weight.size(0);
   // A[a] (2 x 3): which 3x3 taps land on each of the two input rows of parity a.
   const Variable A0(Tensor::from_vector({1.f, 0.f, 0.f, 0.f, 1.f, 1.f}, {2, 3}, x.device()));
   const Variable A1(Tensor::from_vector({1.f, 1.f, 0.f, 0.f, 0.f, 1.f}, {2, 3}, x.device()));

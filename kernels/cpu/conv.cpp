@@ -1,13 +1,10 @@
 // CPU 2-D convolution: 3x3 "same" convolutions with 8..64 channels go to Winograd
 // F(2x2, 3x3) (conv_wino.h), other small stride-1
-// convolutions to the direct kernels (conv_direct.h); the rest run im2col per image into a thread-local buffer, one single-threaded
-// OpenBLAS GEMM per image inside an OpenMP loop over images (the images are the
-// parallelism; a 3x3 conv GEMM per image is too small to thread well), and the
-// backward with fixed-order sums for dW and dbias (see conv.h).
+// convolutions to the direct kernels (conv_direct.h); the rest run im2col per image into a
+// thread-local buffer, one single-threaded OpenBLAS GEMM per image inside an OpenMP loop over
+// images (the images are the parallelism; a 3x3 conv GEMM per image is too small to thread well),
+// and the backward with fixed-order sums for dW and dbias (see conv.h).
 #include "kernels/cpu/conv.h"
-
-#include "kernels/cpu/conv_direct.h"
-#include "kernels/cpu/conv_wino.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -15,6 +12,9 @@
 #include <algorithm>
 #include <memory>
 #include <vector>
+
+#include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/conv_wino.h"
 
 namespace vq::cpu {
 

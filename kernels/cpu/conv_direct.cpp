@@ -88,11 +88,11 @@ int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 // Chunk sizes and plane geometry for one convolution (depends on g only, never on
 // the thread count, so the dW summation order is fixed).
 struct Flat {
-  int64_t Wp = 0, S = 0;          // row stride, image stride
-  int64_t nb = 1, chunks = 1;     // images per chunk, number of chunks
-  int64_t Nq = 0;                 // positions computed per (full) chunk
-  int64_t x_lead = 0, x_cs = 0;   // input planes: zeros before image 0, channel stride
-  int64_t dy_lead = 0, dy_cs = 0; // dy planes (the input of the dx loop)
+  int64_t Wp = 0, S = 0;           // row stride, image stride
+  int64_t nb = 1, chunks = 1;      // images per chunk, number of chunks
+  int64_t Nq = 0;                  // positions computed per (full) chunk
+  int64_t x_lead = 0, x_cs = 0;    // input planes: zeros before image 0, channel stride
+  int64_t dy_lead = 0, dy_cs = 0;  // dy planes (the input of the dx loop)
   std::vector<int64_t> xshift, dyshift;
 };
 
@@ -124,15 +124,14 @@ Flat make_flat(const Conv2dGeometry& g, int64_t channels_per_image) {
 #define VQ_NO_MEMCPY_IDIOM
 #endif
 
-VQ_NO_MEMCPY_IDIOM inline void copy_row(float* __restrict d, const float* __restrict s,
-                                        int64_t n) {
+VQ_NO_MEMCPY_IDIOM inline void copy_row(float* __restrict d, const float* __restrict s, int64_t n) {
   for (int64_t j = 0; j < n; ++j) d[j] = s[j];
 }
 
 // dst planes [C][cs] <- nb images src [nb, C, h, w] at dst + lead + b S + i Wp + j, zeros
 // elsewhere.
-VQ_NO_MEMCPY_IDIOM void pack_planes(float* dst, int64_t cs, int64_t lead, const float* src, int64_t nb, int64_t C,
-                 int64_t h, int64_t w, const Flat& f) {
+VQ_NO_MEMCPY_IDIOM void pack_planes(float* dst, int64_t cs, int64_t lead, const float* src,
+                                    int64_t nb, int64_t C, int64_t h, int64_t w, const Flat& f) {
   for (int64_t c = 0; c < C; ++c) {
     float* p = dst + c * cs;
     std::fill(p, p + cs, 0.f);
@@ -145,8 +144,8 @@ VQ_NO_MEMCPY_IDIOM void pack_planes(float* dst, int64_t cs, int64_t lead, const 
 }
 
 // dst [nb, C, h, w] <- planes [C][cs] (output grid at q = b S + i Wp + j).
-VQ_NO_MEMCPY_IDIOM void unpack_planes(float* dst, const float* src, int64_t cs, int64_t nb, int64_t C, int64_t h,
-                   int64_t w, const Flat& f) {
+VQ_NO_MEMCPY_IDIOM void unpack_planes(float* dst, const float* src, int64_t cs, int64_t nb,
+                                      int64_t C, int64_t h, int64_t w, const Flat& f) {
   for (int64_t b = 0; b < nb; ++b)
     for (int64_t c = 0; c < C; ++c) {
       const float* s = src + c * cs + b * f.S;
@@ -200,17 +199,23 @@ void pack_parity(float* dst, int64_t cs, int64_t lead, const float* src, int64_t
 
 void run_fwd(ConvIsa isa, const FwdArgs& a) {
   switch (clamp_isa(isa)) {
-    case ConvIsa::avx512: return conv_direct::fwd_avx512(a);
-    case ConvIsa::avx2: return conv_direct::fwd_avx2(a);
-    default: return conv_direct::fwd_scalar(a);
+    case ConvIsa::avx512:
+      return conv_direct::fwd_avx512(a);
+    case ConvIsa::avx2:
+      return conv_direct::fwd_avx2(a);
+    default:
+      return conv_direct::fwd_scalar(a);
   }
 }
 
 void run_dw(ConvIsa isa, const DwArgs& a) {
   switch (clamp_isa(isa)) {
-    case ConvIsa::avx512: return conv_direct::dw_avx512(a);
-    case ConvIsa::avx2: return conv_direct::dw_avx2(a);
-    default: return conv_direct::dw_scalar(a);
+    case ConvIsa::avx512:
+      return conv_direct::dw_avx512(a);
+    case ConvIsa::avx2:
+      return conv_direct::dw_avx2(a);
+    default:
+      return conv_direct::dw_scalar(a);
   }
 }
 

@@ -16,6 +16,10 @@
 namespace vq::cpu::conv_direct {
 namespace {
 
+// Lane indices 8 .. 15; minus 4, 6, 7 they start 4 .. 7, 2 .. 3, 1: the lanes folded
+// onto the first half, quarter, eighth and sixteenth (the other lanes are don't-care).
+alignas(64) constexpr int32_t kFold8[16] = {8, 9, 10, 11, 12, 13, 14, 15, 0, 0, 0, 0, 0, 0, 0, 0};
+
 struct V {
   using reg = __m512;
   static constexpr int kWidth = 16;
@@ -27,11 +31,16 @@ struct V {
   static inline reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
   static inline reg sub(reg a, reg b) { return _mm512_sub_ps(a, b); }
   static inline float hsum(reg v) {
-    // through memory: GCC 12's 512 -> 256 bit casts / extracts warn (-Wuninitialized)
-    float t[16];
-    _mm512_storeu_ps(t, v);
-    for (int k = 0; k < 8; ++k) t[k] += t[k + 8];
-    return ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+    // halves, quarters, ... folded with lane permutes (GCC 12's 512 -> 256 bit casts
+    // and extracts, and unmasked permutes, warn with -Wuninitialized)
+    const __m512i z = _mm512_setzero_si512();
+    const __m512i idx8 = _mm512_mask_loadu_epi32(z, 0x00FF, kFold8);
+    const int shift[4] = {0, 4, 6, 7};
+    for (int k = 0; k < 4; ++k) {
+      const __m512i idx = _mm512_sub_epi32(idx8, _mm512_set1_epi32(shift[k]));
+      v = _mm512_add_ps(v, _mm512_maskz_permutexvar_ps(0xFFFF, idx, v));
+    }
+    return _mm512_cvtss_f32(v);
   }
 };
 

@@ -117,7 +117,8 @@ inline void dw_tile(const DwArgs& a, int64_t o0, int64_t c, int t0) {
 #pragma GCC unroll 16
   for (int ob = 0; ob < OB; ++ob)
 #pragma GCC unroll 16
-    for (int tb = 0; tb < TB; ++tb) a.dw[((o0 + ob) * a.C + c) * a.T + t0 + tb] += V::hsum(acc[ob][tb]);
+    for (int tb = 0; tb < TB; ++tb)
+      a.dw[((o0 + ob) * a.C + c) * a.T + t0 + tb] += V::hsum(acc[ob][tb]);
 }
 
 template <class V, int OB, int TB>

@@ -33,8 +33,8 @@ const double kG[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}
 class AlignedBuf {
  public:
   explicit AlignedBuf(int64_t n)
-      : p_(static_cast<float*>(::operator new[](static_cast<size_t>(n) * sizeof(float),
-                                                 std::align_val_t(64)))) {}
+      : p_(static_cast<float*>(
+            ::operator new[](static_cast<size_t>(n) * sizeof(float), std::align_val_t(64)))) {}
   ~AlignedBuf() { ::operator delete[](p_, std::align_val_t(64)); }
   AlignedBuf(const AlignedBuf&) = delete;
   AlignedBuf& operator=(const AlignedBuf&) = delete;
@@ -51,41 +51,56 @@ ConvIsa clamp(ConvIsa isa) {
 
 void run_gemm(ConvIsa isa, const FwdArgs& a) {
   switch (isa) {
-    case ConvIsa::avx512: return conv_direct::fwd_avx512(a);
-    case ConvIsa::avx2: return conv_direct::fwd_avx2(a);
-    default: return conv_direct::fwd_scalar(a);
+    case ConvIsa::avx512:
+      return conv_direct::fwd_avx512(a);
+    case ConvIsa::avx2:
+      return conv_direct::fwd_avx2(a);
+    default:
+      return conv_direct::fwd_scalar(a);
   }
 }
 
 void run_in(ConvIsa isa, const WinoInArgs& a) {
   switch (isa) {
-    case ConvIsa::avx512: return conv_direct::wino_in_avx512(a);
-    case ConvIsa::avx2: return conv_direct::wino_in_avx2(a);
-    default: return conv_direct::wino_in_scalar(a);
+    case ConvIsa::avx512:
+      return conv_direct::wino_in_avx512(a);
+    case ConvIsa::avx2:
+      return conv_direct::wino_in_avx2(a);
+    default:
+      return conv_direct::wino_in_scalar(a);
   }
 }
 
 void run_dy(ConvIsa isa, const WinoDyArgs& a) {
   switch (isa) {
-    case ConvIsa::avx512: return conv_direct::wino_dy_avx512(a);
-    case ConvIsa::avx2: return conv_direct::wino_dy_avx2(a);
-    default: return conv_direct::wino_dy_scalar(a);
+    case ConvIsa::avx512:
+      return conv_direct::wino_dy_avx512(a);
+    case ConvIsa::avx2:
+      return conv_direct::wino_dy_avx2(a);
+    default:
+      return conv_direct::wino_dy_scalar(a);
   }
 }
 
 void run_dw(ConvIsa isa, const DwArgs& a) {
   switch (isa) {
-    case ConvIsa::avx512: return conv_direct::dw_avx512(a);
-    case ConvIsa::avx2: return conv_direct::dw_avx2(a);
-    default: return conv_direct::dw_scalar(a);
+    case ConvIsa::avx512:
+      return conv_direct::dw_avx512(a);
+    case ConvIsa::avx2:
+      return conv_direct::dw_avx2(a);
+    default:
+      return conv_direct::dw_scalar(a);
   }
 }
 
 void run_out(ConvIsa isa, const WinoOutArgs& a) {
   switch (isa) {
-    case ConvIsa::avx512: return conv_direct::wino_out_avx512(a);
-    case ConvIsa::avx2: return conv_direct::wino_out_avx2(a);
-    default: return conv_direct::wino_out_scalar(a);
+    case ConvIsa::avx512:
+      return conv_direct::wino_out_avx512(a);
+    case ConvIsa::avx2:
+      return conv_direct::wino_out_avx2(a);
+    default:
+      return conv_direct::wino_out_scalar(a);
   }
 }
 
@@ -102,10 +117,19 @@ void scatter(ConvIsa isa, float* const* dst, const float* src, int64_t n, int64_
 // x16 [C][Hp][Wp][16] <- images 16 grp .. 16 grp + 15 of x [B, C, H, W] at rows and
 // columns off .. off + H - 1 / W - 1, zeros elsewhere (and for missing images).
 void gather_group(ConvIsa isa, float* x16, const float* x, int64_t grp, int64_t B, int64_t C,
-                  int64_t H, int64_t W, int64_t Hp, int64_t Wp, int64_t off,
-                  const float* zeros) {
+                  int64_t H, int64_t W, int64_t Hp, int64_t Wp, int64_t off, const float* zeros) {
   const int64_t lanes = std::min(kWinoLanes, B - grp * kWinoLanes);
-  std::fill(x16, x16 + C * Hp * Wp * kWinoLanes, 0.f);
+  // zero what the gathers below leave alone: rows above / below, columns left / right
+  const int64_t row = Wp * kWinoLanes;
+  for (int64_t c = 0; c < C; ++c) {
+    float* p = x16 + c * Hp * row;
+    std::fill(p, p + off * row, 0.f);
+    std::fill(p + (off + H) * row, p + Hp * row, 0.f);
+    for (int64_t h = off; h < off + H; ++h) {
+      std::fill(p + h * row, p + h * row + off * kWinoLanes, 0.f);
+      std::fill(p + h * row + (off + W) * kWinoLanes, p + (h + 1) * row, 0.f);
+    }
+  }
   for (int64_t c = 0; c < C; ++c)
     for (int64_t h = 0; h < H; ++h) {
       const float* src[kWinoLanes];
@@ -217,8 +241,8 @@ void wino_conv(float* y, const float* x, const float* w, const float* bias, int6
 }  // namespace
 
 bool conv2d_wino_applies(const Conv2dGeometry& g) {
-  return g.KH == 3 && g.KW == 3 && g.PH == 1 && g.PW == 1 && g.SH == 1 && g.SW == 1 &&
-         g.C >= 8 && g.C <= 64 && g.O >= 8 && g.O <= 64 && g.H >= 4 && g.W >= 4 && g.B >= 1;
+  return g.KH == 3 && g.KW == 3 && g.PH == 1 && g.PW == 1 && g.SH == 1 && g.SW == 1 && g.C >= 8 &&
+         g.C <= 64 && g.O >= 8 && g.O <= 64 && g.H >= 4 && g.W >= 4 && g.B >= 1;
 }
 
 void conv2d_wino_forward(float* y, const float* x, const float* w, const float* bias,
@@ -226,8 +250,8 @@ void conv2d_wino_forward(float* y, const float* x, const float* w, const float* 
   wino_conv(y, x, w, bias, g.B, g.C, g.H, g.W, g.O, isa);
 }
 
-void conv2d_wino_backward_input(float* dx, const float* dy, const float* w,
-                                const Conv2dGeometry& g, ConvIsa isa) {
+void conv2d_wino_backward_input(float* dx, const float* dy, const float* w, const Conv2dGeometry& g,
+                                ConvIsa isa) {
   // dx = conv3x3(dy, w') with w'[c][o][u][v] = w[o][c][2 - u][2 - v], padding 1
   std::vector<float> wt(static_cast<size_t>(g.C * g.O * 9));
   for (int64_t o = 0; o < g.O; ++o)
@@ -243,7 +267,10 @@ void conv2d_wino_backward_weight(float* dw, float* dbias, const float* dy, const
   const int64_t B = g.B, C = g.C, H = g.H, W = g.W, O = g.O;
   const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, Hp = 2 * th + 2, Wp = 2 * tw + 2;
   const int64_t Hy = 2 * th, Wy = 2 * tw, groups = (B + kWinoLanes - 1) / kWinoLanes;
-  const int64_t tiles = th * tw, nblk = (tiles + kTilesPerBlock - 1) / kTilesPerBlock;
+  // Blocks as large as a group's tiles, up to a cap (long sums per GEMM call amortize its
+  // accumulator traffic, which outweighs the blocks spilling from L2 to L3).
+  const int64_t cap = std::clamp<int64_t>(3072 / (C + O), kTilesPerBlock, 64);
+  const int64_t tiles = th * tw, nblk = (tiles + cap - 1) / cap, maxk = (tiles + nblk - 1) / nblk;
   const int64_t wsize = 16 * O * C;  // dU [16][O][C]
   std::vector<float> partial(dw ? static_cast<size_t>(groups * wsize) : 0);
   std::vector<float> bpart(dbias ? static_cast<size_t>(groups * O) : 0);
@@ -253,19 +280,23 @@ void conv2d_wino_backward_weight(float* dw, float* dbias, const float* dy, const
   {
     std::unique_ptr<float[]> x16(new float[static_cast<size_t>(C * Hp * Wp * kWinoLanes)]);
     std::unique_ptr<float[]> dy16(new float[static_cast<size_t>(O * Hy * Wy * kWinoLanes)]);
-    AlignedBuf vb(16 * C * kBlockPos), db(16 * O * kBlockPos);
-    std::vector<float> lanes(static_cast<size_t>(wsize * 16));
+    AlignedBuf vb(16 * C * maxk * kWinoLanes), db(16 * O * maxk * kWinoLanes);
+    // one block per group: the GEMM sums straight into the group's partial dU; several:
+    // lane partial sums across the blocks, reduced at the end of the group
+    std::vector<float> lanes(nblk > 1 ? static_cast<size_t>(wsize * 16) : 0);
     std::vector<int64_t> cshift(static_cast<size_t>(C));
 #pragma omp for schedule(static)
     for (int64_t grp = 0; grp < groups; ++grp) {
       gather_group(isa, dy16.get(), dy, grp, B, O, H, W, Hy, Wy, 0, zeros.data());
       if (dbias)  // zeros outside the image and the batch: plane sums are the group's
         for (int64_t o = 0; o < O; ++o)
-          bpart[grp * O + o] = conv_plane_sum(dy16.get() + o * Hy * Wy * kWinoLanes,
-                                              Hy * Wy * kWinoLanes);
+          bpart[grp * O + o] =
+              conv_plane_sum(dy16.get() + o * Hy * Wy * kWinoLanes, Hy * Wy * kWinoLanes);
       if (!dw) continue;
       gather_group(isa, x16.get(), x, grp, B, C, H, W, Hp, Wp, 1, zeros.data());
       std::fill(lanes.begin(), lanes.end(), 0.f);
+      float* part = partial.data() + grp * wsize;
+      std::fill(part, part + wsize, 0.f);
       for (int64_t blk = 0; blk < nblk; ++blk) {
         const int64_t t0 = blk * tiles / nblk, nk = (blk + 1) * tiles / nblk - t0;
         const int64_t n = nk * kWinoLanes;
@@ -309,18 +340,21 @@ void conv2d_wino_backward_weight(float* dw, float* dbias, const float* dy, const
           a.shift = cshift.data();
           a.T = static_cast<int>(C);
           a.n = n;
-          a.acc = lanes.data() + xi * O * C * 16;
+          if (nblk > 1)
+            a.acc = lanes.data() + xi * O * C * 16;
+          else
+            a.dw = part + xi * O * C;
           a.aligned = true;
           run_dw(isa, a);
         }
       }
-      float* part = partial.data() + grp * wsize;
-      for (int64_t e = 0; e < wsize; ++e) {
-        const float* l = lanes.data() + e * 16;
-        float s = 0.f;
-        for (int k = 0; k < 16; ++k) s += l[k];
-        part[e] = s;
-      }
+      if (nblk > 1)
+        for (int64_t e = 0; e < wsize; ++e) {
+          float* l = lanes.data() + e * 16;
+          for (int k = 8; k > 0; k /= 2)
+            for (int i = 0; i < k; ++i) l[i] += l[i + k];
+          part[e] = l[0];
+        }
     }
   }
   if (dbias)

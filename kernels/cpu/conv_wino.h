@@ -32,8 +32,8 @@ void conv2d_wino_forward(float* y, const float* x, const float* w, const float* 
                          const Conv2dGeometry& g, ConvIsa isa);
 
 // dx [B, C, H, W] = the input gradient of conv2d_wino_forward for dy [B, O, H, W].
-void conv2d_wino_backward_input(float* dx, const float* dy, const float* w,
-                                const Conv2dGeometry& g, ConvIsa isa);
+void conv2d_wino_backward_input(float* dx, const float* dy, const float* w, const Conv2dGeometry& g,
+                                ConvIsa isa);
 
 // dw [O, C, 3, 3] = the weight gradient, G^T [ sum_tiles (A dY A^T) (.) (B^T d B) ] G:
 // 16 GEMMs summing over tiles and images (lane partials per group of 16 images, then

@@ -23,8 +23,7 @@ inline void wino_in_all(const WinoInArgs& a) {
         continue;
       }
       const int64_t grp = t / per_group, r = t % per_group, ti = r / a.tw, tj = r % a.tw;
-      const float* base =
-          a.x16 + (((grp * a.C + c) * a.Hp + 2 * ti) * a.Wp + 2 * tj) * kWinoLanes;
+      const float* base = a.x16 + (((grp * a.C + c) * a.Hp + 2 * ti) * a.Wp + 2 * tj) * kWinoLanes;
       for (int64_t l = 0; l < kWinoLanes; l += V::kWidth) {
         reg d[4][4], u[4][4];
 #pragma GCC unroll 4

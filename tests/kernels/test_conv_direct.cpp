@@ -41,9 +41,9 @@ Conv2dGeometry geom(int64_t B, int64_t C, int64_t H, int64_t W, int64_t O, int64
 }
 
 std::string name(const Conv2dGeometry& g) {
-  return "B" + std::to_string(g.B) + " C" + std::to_string(g.C) + " " + std::to_string(g.H) +
-         "x" + std::to_string(g.W) + " O" + std::to_string(g.O) + " k" + std::to_string(g.KH) +
-         "x" + std::to_string(g.KW) + " p" + std::to_string(g.PH) + "," + std::to_string(g.PW);
+  return "B" + std::to_string(g.B) + " C" + std::to_string(g.C) + " " + std::to_string(g.H) + "x" +
+         std::to_string(g.W) + " O" + std::to_string(g.O) + " k" + std::to_string(g.KH) + "x" +
+         std::to_string(g.KW) + " p" + std::to_string(g.PH) + "," + std::to_string(g.PW);
 }
 
 std::vector<float> randv(size_t n, unsigned seed) {
@@ -291,11 +291,11 @@ TEST_CASE("conv direct: parity2x output layout equals the NCHW output interleave
 
 TEST_CASE("conv direct: which shapes take the direct path") {
   CHECK(vq::cpu::conv2d_wino_applies(geom(2, 16, 14, 14, 32, 3, 3, 1, 1)));
-  CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 1, 28, 28, 16, 3, 3, 1, 1)));  // C < 8
-  CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 16, 14, 14, 4, 3, 3, 1, 1)));  // O < 8
-  CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 32, 7, 7, 64, 2, 2, 1, 1)));   // 2x2
-  CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 16, 14, 14, 32, 3, 3, 0, 0))); // pad 0
-  CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 16, 3, 14, 32, 3, 3, 1, 1)));  // H < 4
+  CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 1, 28, 28, 16, 3, 3, 1, 1)));   // C < 8
+  CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 16, 14, 14, 4, 3, 3, 1, 1)));   // O < 8
+  CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 32, 7, 7, 64, 2, 2, 1, 1)));    // 2x2
+  CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 16, 14, 14, 32, 3, 3, 0, 0)));  // pad 0
+  CHECK_FALSE(vq::cpu::conv2d_wino_applies(geom(2, 16, 3, 14, 32, 3, 3, 1, 1)));   // H < 4
   CHECK(vq::cpu::conv2d_direct_applies(geom(2, 16, 14, 14, 32, 3, 3, 1, 1)));
   Conv2dGeometry strided = geom(2, 16, 14, 14, 32, 3, 3, 1, 1);
   strided.SH = 2;
