@@ -166,14 +166,21 @@ bool SimVQ::cache_valid() const {
 }
 
 Variable SimVQ::codebook() {
-  if (is_training() && autograd::grad_enabled()) {
-    cache_ = Tensor();
-    cache_src_.clear();
-    return transformed();
+  // With grad mode on the transform runs every call, and its result is returned when it
+  // carries a graph (a gradient can reach the transform, in training and in eval, as in
+  // the reference). Otherwise (no-grad inference, a frozen transform) the codebook is
+  // cached until the transform's parameters or the frozen codebook change.
+  Variable fresh;
+  if (autograd::grad_enabled()) {
+    fresh = transformed();
+    if (fresh.requires_grad()) {
+      cache_ = Tensor();
+      cache_src_.clear();
+      return fresh;
+    }
   }
   if (!cache_valid()) {
-    NoGradGuard ng;
-    cache_ = transformed().value().contiguous();
+    cache_ = (fresh.defined() ? fresh : transformed()).value().contiguous();
     cache_src_ = {*frozen_};
     for (const auto& p : transform_->parameters()) cache_src_.push_back(p.value());
     cache_versions_.clear();

@@ -5,8 +5,9 @@
 // codes come from the fused search ops::nearest_code (never a N x K distance matrix);
 // the loss trains the transform through the selected codes, the output reaches the
 // input through the rotation trick (https://arxiv.org/abs/2410.06424) or a straight
-// -through estimator. Outside training (or with grad mode off) C is cached and only
-// recomputed when the transform's parameters or the frozen codebook change.
+// -through estimator. When no gradient can reach the transform (grad mode off, or its
+// parameters frozen) C is cached and only recomputed when the transform's parameters
+// or the frozen codebook change.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -69,8 +70,8 @@ class SimVQ : public Quantizer {
   // indices (b, ...) i64 and loss (scalar):
   //   commitment_weight * (mse(sg(x), c) + w * mse(x, sg(c))), w =
   //   input_to_quantize_commit_loss_weight,
-  // the same in training and eval (in eval, with the cached codebook, it carries no
-  // gradient to the transform). ShapeError when the feature width is not dim,
+  // the same in training and eval (its gradient reaches the transform whenever grad
+  // mode is on). ShapeError when the feature width is not dim,
   // DTypeError when x is not f32.
   QuantizerOutput forward(const Variable& x);
   std::string module_name() const override { return "SimVQ"; }
@@ -84,8 +85,8 @@ class SimVQ : public Quantizer {
   Tensor get_output_from_indices(const Tensor& indices) override { return indices_to_codes(indices); }
 
   // The effective codebook code_transform(frozen_codebook), (K, dim): differentiable
-  // in the transform's parameters when training with grad mode on, else the cached
-  // value (a constant).
+  // in the transform's parameters when grad mode is on and they require grad, else the
+  // cached value (a constant).
   Variable codebook();
 
   int64_t codebook_size() const { return opts_.codebook_size; }

@@ -105,16 +105,29 @@ TEST_CASE("simvq: channel-first image layout and decode") {
   CHECK(o2.indices.to_vector<int64_t>() == o.indices.contiguous().to_vector<int64_t>());
 }
 
-TEST_CASE("simvq: eval caches the codebook and notices new weights") {
+TEST_CASE("simvq: no-grad calls cache the codebook and notice new weights") {
   auto q = small_sim(false);
   q->eval();
   const Variable x(Tensor::from_vector({1.8f, 0.1f}, {1, 2}));
-  CHECK(q->forward(x).indices.to_vector<int64_t>() == std::vector<int64_t>{0});
-  CHECK_FALSE(q->codebook().requires_grad());
-  // new transform weights (in-place copy bumps the version): swap the axes
-  q->load_state_dict({{"frozen_codebook", Tensor::from_vector({1, 0, 0, 1, -1, -1}, {3, 2})},
-                      {"code_transform.weight", Tensor::from_vector({0, 2, 2, 0}, {2, 2})}});
-  CHECK(q->forward(x).indices.to_vector<int64_t>() == std::vector<int64_t>{1});
+  {
+    NoGradGuard ng;
+    CHECK(q->forward(x).indices.to_vector<int64_t>() == std::vector<int64_t>{0});
+    CHECK_FALSE(q->codebook().requires_grad());
+    const void* cached = q->codebook().value().raw_data();
+    CHECK(q->codebook().value().raw_data() == cached);  // reused, not recomputed
+    // new transform weights (in-place copy bumps the version): swap the axes
+    q->load_state_dict({{"frozen_codebook", Tensor::from_vector({1, 0, 0, 1, -1, -1}, {3, 2})},
+                        {"code_transform.weight", Tensor::from_vector({0, 2, 2, 0}, {2, 2})}});
+    CHECK(q->forward(x).indices.to_vector<int64_t>() == std::vector<int64_t>{1});
+  }
+  // eval with grad mode on: the loss reaches the transform, as in the reference
+  CHECK(q->codebook().requires_grad());
+  Variable loss = q->forward(x).loss;
+  REQUIRE(loss.requires_grad());
+  loss.backward();
+  Variable* w = q->find_parameter("code_transform.weight");
+  REQUIRE(w != nullptr);
+  CHECK(w->has_grad());
   q->train();
   CHECK(q->codebook().requires_grad());
   CHECK(q->forward(x).loss.requires_grad());
