@@ -55,8 +55,8 @@ void dw_avx2(const DwArgs& a) {
 }
 
 void wino_in_avx2(const WinoInArgs& a) { wino_in_all<V>(a); }
-void wino_out_avx2(const WinoOutArgs& a) { wino_out_all<V>(a); }
 void wino_dy_avx2(const WinoDyArgs& a) { wino_dy_all<V>(a); }
+void wino_fwd_avx2(const WinoFwdArgs& a) { wino_fwd_all<V, 4, 3>(a); }
 
 }  // namespace vq::cpu::conv_direct
 
@@ -66,7 +66,7 @@ namespace vq::cpu::conv_direct {
 void fwd_avx2(const FwdArgs& a) { fwd_scalar(a); }
 void dw_avx2(const DwArgs& a) { dw_scalar(a); }
 void wino_in_avx2(const WinoInArgs& a) { wino_in_scalar(a); }
-void wino_out_avx2(const WinoOutArgs& a) { wino_out_scalar(a); }
 void wino_dy_avx2(const WinoDyArgs& a) { wino_dy_scalar(a); }
+void wino_fwd_avx2(const WinoFwdArgs& a) { wino_fwd_scalar(a); }
 }  // namespace vq::cpu::conv_direct
 #endif

@@ -152,8 +152,8 @@ void l16_scatter_avx512(float* const* dst, const float* src, int64_t n, int64_t 
     for (int64_t l = 0; l < lanes; ++l) _mm512_mask_storeu_ps(dst[l] + j0, mask, r[l]);
   }
 }
-void wino_out_avx512(const WinoOutArgs& a) { wino_out_all<V>(a); }
 void wino_dy_avx512(const WinoDyArgs& a) { wino_dy_all<V>(a); }
+void wino_fwd_avx512(const WinoFwdArgs& a) { wino_fwd_all<V, 8, 3>(a); }
 
 }  // namespace vq::cpu::conv_direct
 
@@ -169,7 +169,7 @@ void l16_gather_avx512(float* dst, const float* const* src, int64_t n) {
 void l16_scatter_avx512(float* const* dst, const float* src, int64_t n, int64_t lanes) {
   l16_scatter_scalar(dst, src, n, lanes);
 }
-void wino_out_avx512(const WinoOutArgs& a) { wino_out_scalar(a); }
 void wino_dy_avx512(const WinoDyArgs& a) { wino_dy_scalar(a); }
+void wino_fwd_avx512(const WinoFwdArgs& a) { wino_fwd_scalar(a); }
 }  // namespace vq::cpu::conv_direct
 #endif

@@ -17,8 +17,9 @@ namespace vq::cpu::conv_direct {
 
 // out[o][q] = bias[o] + sum_c sum_t w[o, c, t] in[c][q + shift[t]] for q in [0, n),
 // o in [0, O4). wpack [O4 / 4][C][T][4]; n a multiple of V::kWidth (and of 16).
+// (fwd_tile_to: the tile's rows stored at out + oo * out_cs instead.)
 template <class V, int OB, int NV>
-inline void fwd_tile(const FwdArgs& a, int64_t o0, int64_t q) {
+inline void fwd_tile_to(const FwdArgs& a, int64_t o0, int64_t q, float* out, int64_t out_cs) {
   using reg = typename V::reg;
   reg acc[OB][NV];
 #pragma GCC unroll 16
@@ -48,10 +49,15 @@ inline void fwd_tile(const FwdArgs& a, int64_t o0, int64_t q) {
   }
 #pragma GCC unroll 16
   for (int oo = 0; oo < OB; ++oo) {
-    float* o = a.out + (o0 + oo) * a.out_cs + q;
+    float* o = out + oo * out_cs;
 #pragma GCC unroll 16
     for (int nv = 0; nv < NV; ++nv) V::store(o + nv * V::kWidth, acc[oo][nv]);
   }
+}
+
+template <class V, int OB, int NV>
+inline void fwd_tile(const FwdArgs& a, int64_t o0, int64_t q) {
+  fwd_tile_to<V, OB, NV>(a, o0, q, a.out + o0 * a.out_cs + q, a.out_cs);
 }
 
 // All of out: position blocks outer (their inputs stay in L1 across output channels),

@@ -76,7 +76,7 @@ void l16_scatter_scalar(float* const* dst, const float* src, int64_t n, int64_t 
   for (int64_t l = 0; l < lanes; ++l)
     for (int64_t j = 0; j < n; ++j) dst[l][j] = src[j * kWinoLanes + l];
 }
-void wino_out_scalar(const WinoOutArgs& a) { wino_out_all<V>(a); }
 void wino_dy_scalar(const WinoDyArgs& a) { wino_dy_all<V>(a); }
+void wino_fwd_scalar(const WinoFwdArgs& a) { wino_fwd_all<V, 4, 1>(a); }
 
 }  // namespace vq::cpu::conv_direct

@@ -1,6 +1,6 @@
 // Winograd F(2x2, 3x3) CPU convolution (see conv_wino.h): weight transform, gathering
-// images into 16-lane groups, blocks of tiles through input transform -> 16 GEMMs ->
-// output transform (each block's buffers stay in L2), scattering back to NCHW.
+// images into 16-lane groups, blocks of tiles through input transform -> 16 GEMMs fused
+// with the output transform (each block's buffers stay in L2), scattering back to NCHW.
 #include "kernels/cpu/conv_wino.h"
 
 #include <omp.h>
@@ -15,11 +15,10 @@ namespace vq::cpu {
 namespace {
 
 using conv_direct::DwArgs;
-using conv_direct::FwdArgs;
 using conv_direct::kWinoLanes;
 using conv_direct::WinoDyArgs;
+using conv_direct::WinoFwdArgs;
 using conv_direct::WinoInArgs;
-using conv_direct::WinoOutArgs;
 
 // Tiles per GEMM block (at most; a group's tiles are split into equal blocks): 192
 // positions, whose transformed inputs and products stay in L2.
@@ -47,17 +46,6 @@ class AlignedBuf {
 ConvIsa clamp(ConvIsa isa) {
   while (!conv_isa_supported(isa)) isa = static_cast<ConvIsa>(static_cast<int>(isa) - 1);
   return isa;
-}
-
-void run_gemm(ConvIsa isa, const FwdArgs& a) {
-  switch (isa) {
-    case ConvIsa::avx512:
-      return conv_direct::fwd_avx512(a);
-    case ConvIsa::avx2:
-      return conv_direct::fwd_avx2(a);
-    default:
-      return conv_direct::fwd_scalar(a);
-  }
 }
 
 void run_in(ConvIsa isa, const WinoInArgs& a) {
@@ -93,14 +81,14 @@ void run_dw(ConvIsa isa, const DwArgs& a) {
   }
 }
 
-void run_out(ConvIsa isa, const WinoOutArgs& a) {
+void run_wino_fwd(ConvIsa isa, const WinoFwdArgs& a) {
   switch (isa) {
     case ConvIsa::avx512:
-      return conv_direct::wino_out_avx512(a);
+      return conv_direct::wino_fwd_avx512(a);
     case ConvIsa::avx2:
-      return conv_direct::wino_out_avx2(a);
+      return conv_direct::wino_fwd_avx2(a);
     default:
-      return conv_direct::wino_out_scalar(a);
+      return conv_direct::wino_fwd_scalar(a);
   }
 }
 
@@ -169,7 +157,6 @@ void wino_conv(float* y, const float* x, const float* w, const float* bias, int6
   const int64_t tiles = th * tw;
   const int64_t nblk = (tiles + kTilesPerBlock - 1) / kTilesPerBlock;
   const int64_t plane16 = Hp * Wp * kWinoLanes, yplane16 = Hy * Wy * kWinoLanes;
-  const int64_t zero_shift = 0;
   const std::vector<float> zeros(static_cast<size_t>(W), 0.f);  // rows of missing images
   const bool par = groups > 1 && omp_get_max_threads() > 1 && !omp_in_parallel();
 #pragma omp parallel if (par)
@@ -177,7 +164,6 @@ void wino_conv(float* y, const float* x, const float* w, const float* bias, int6
     std::unique_ptr<float[]> x16(new float[static_cast<size_t>(C * plane16)]);
     std::unique_ptr<float[]> y16(new float[static_cast<size_t>(O * yplane16)]);
     std::unique_ptr<float[]> vb(new float[static_cast<size_t>(16 * C * kBlockPos)]);
-    std::unique_ptr<float[]> mb(new float[static_cast<size_t>(16 * O4 * kBlockPos)]);
 #pragma omp for schedule(static)
     for (int64_t grp = 0; grp < groups; ++grp) {
       const int64_t lanes = std::min(kWinoLanes, B - grp * kWinoLanes);
@@ -199,33 +185,19 @@ void wino_conv(float* y, const float* x, const float* w, const float* bias, int6
         in.v_xi = C * n;
         in.v_c = n;
         run_in(isa, in);
-        for (int xi = 0; xi < 16; ++xi) {
-          FwdArgs f;
-          f.in = vb.get() + xi * C * n;
-          f.in_cs = n;
-          f.C = C;
-          f.shift = &zero_shift;
-          f.T = 1;
-          f.wpack = U.data() + xi * O4 * C;
-          f.out = mb.get() + xi * O4 * n;
-          f.out_cs = n;
-          f.O4 = O4;
-          f.n = n;
-          run_gemm(isa, f);
-        }
-        WinoOutArgs out;
-        out.m = mb.get();
-        out.m_xi = O4 * n;
-        out.m_o = n;
-        out.bias = bias;
-        out.O = O;
-        out.th = th;
-        out.tw = tw;
-        out.nt = tiles;
-        out.t0 = t0;
-        out.nk = static_cast<int>(nk);
-        out.y16 = y16.get();
-        run_out(isa, out);
+        WinoFwdArgs fa;
+        fa.v = vb.get();
+        fa.C = C;
+        fa.n = n;
+        fa.U = U.data();
+        fa.O = O;
+        fa.O4 = O4;
+        fa.bias = bias;
+        fa.th = th;
+        fa.tw = tw;
+        fa.t0 = t0;
+        fa.y16 = y16.get();
+        run_wino_fwd(isa, fa);
       }
       for (int64_t o = 0; o < O; ++o)
         for (int64_t h = 0; h < H; ++h) {

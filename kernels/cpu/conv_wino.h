@@ -27,7 +27,7 @@ namespace vq::cpu {
 bool conv2d_wino_applies(const Conv2dGeometry& g);
 
 // y [B, O, H, W] = conv2d(x, w) + bias (bias may be null). Requires
-// conv2d_wino_applies(g). OpenMP over tile blocks unless inside a parallel region.
+// conv2d_wino_applies(g). OpenMP over groups of 16 images unless inside a parallel region.
 void conv2d_wino_forward(float* y, const float* x, const float* w, const float* bias,
                          const Conv2dGeometry& g, ConvIsa isa);
 
@@ -58,18 +58,6 @@ struct WinoInArgs {
   int64_t v_xi = 0, v_c = 0;  // strides of xi and c in v
 };
 
-// Output transform: y16[group][o][2 ti + a][2 tj + b][lane] = (A^T m A)[a][b] + bias[o]
-// with m[xi] = m_in[xi][o][k * 16 + lane], for o < O and tiles t0 .. t0 + nk - 1 < nt.
-// y16 is [groups][O][2 th][2 tw][16].
-struct WinoOutArgs {
-  const float* m = nullptr;
-  int64_t m_xi = 0, m_o = 0;
-  const float* bias = nullptr;  // [O] or null
-  int64_t O = 0, th = 0, tw = 0, nt = 0, t0 = 0;
-  int nk = 0;
-  float* y16 = nullptr;
-};
-
 // Gradient transform of tiles t0 .. t0 + nk - 1 < nt: d[xi][o][k * 16 + lane] =
 // (A dY A^T)[xi] for the 2x2 tile of dy16 [groups][O][2 th][2 tw][16] at (2 ti, 2 tj).
 struct WinoDyArgs {
@@ -91,12 +79,27 @@ void l16_scatter_scalar(float* const* dst, const float* src, int64_t n, int64_t 
 void l16_gather_avx512(float* dst, const float* const* src, int64_t n);
 void l16_scatter_avx512(float* const* dst, const float* src, int64_t n, int64_t lanes);
 
+// GEMMs and output transform of one block, fused per 3 tiles x a few channels (the 16
+// products stay in L1): y16[group][o][2 ti + a][2 tj + b][lane] = (A^T m A)[a][b] + bias[o]
+// for o < O, y16 [groups][O][2 th][2 tw][16], from v [16][C][n] (the input transform
+// of tiles t0 .. t0 + n / 16 - 1) and U [16][O4 / 4][C][4].
+struct WinoFwdArgs {
+  const float* v = nullptr;
+  int64_t C = 0, n = 0;
+  const float* U = nullptr;
+  int64_t O = 0, O4 = 0;
+  const float* bias = nullptr;  // [O] or null
+  int64_t th = 0, tw = 0, t0 = 0;
+  float* y16 = nullptr;
+};
+
+void wino_fwd_scalar(const WinoFwdArgs& a);
+void wino_fwd_avx2(const WinoFwdArgs& a);
+void wino_fwd_avx512(const WinoFwdArgs& a);
+
 void wino_in_scalar(const WinoInArgs& a);
-void wino_out_scalar(const WinoOutArgs& a);
 void wino_in_avx2(const WinoInArgs& a);
-void wino_out_avx2(const WinoOutArgs& a);
 void wino_in_avx512(const WinoInArgs& a);
-void wino_out_avx512(const WinoOutArgs& a);
 
 }  // namespace conv_direct
 

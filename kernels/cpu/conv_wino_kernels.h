@@ -49,29 +49,31 @@ inline void wino_in_all(const WinoInArgs& a) {
     }
 }
 
+// Output transform of tiles k0 .. k0 + nk - 1 of a block (tile t0 + k), channels
+// o0 .. o0 + ob - 1 (< O), from m at m[(xi ob + oo) mstride + (k - k0) 16 + lane].
 template <class V>
-inline void wino_out_all(const WinoOutArgs& a) {
+inline void wino_out_from(const WinoFwdArgs& a, const float* m, int64_t mstride, int64_t o0, int ob,
+                          int64_t k0, int64_t nk) {
   using reg = typename V::reg;
   const int64_t per_group = a.th * a.tw, Hy = 2 * a.th, Wy = 2 * a.tw;
-  // channels outer, tiles inner: the 16 input streams are read sequentially
-  for (int64_t o = 0; o < a.O; ++o) {
+  for (int oo = 0; oo < ob && o0 + oo < a.O; ++oo) {
+    const int64_t o = o0 + oo;
     const reg b = a.bias ? V::set1(a.bias[o]) : V::zero();
-    for (int k = 0; k < a.nk; ++k) {
-      const int64_t t = a.t0 + k;
-      if (t >= a.nt) break;
+    for (int64_t k = 0; k < nk; ++k) {
+      const int64_t t = a.t0 + k0 + k;
       const int64_t grp = t / per_group, r = t % per_group, ti = r / a.tw, tj = r % a.tw;
-      const float* mo = a.m + o * a.m_o + k * kWinoLanes;
+      const float* mo = m + oo * mstride + k * kWinoLanes;
       float* yo = a.y16 + (((grp * a.O + o) * Hy + 2 * ti) * Wy + 2 * tj) * kWinoLanes;
       for (int64_t l = 0; l < kWinoLanes; l += V::kWidth) {
-        reg m[4][4], s[2][4];
+        reg mm[4][4], s[2][4];
 #pragma GCC unroll 4
         for (int i = 0; i < 4; ++i)
 #pragma GCC unroll 4
-          for (int j = 0; j < 4; ++j) m[i][j] = V::load(mo + (i * 4 + j) * a.m_xi + l);
+          for (int j = 0; j < 4; ++j) mm[i][j] = V::load(mo + (i * 4 + j) * ob * mstride + l);
 #pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {  // A^T m
-          s[0][j] = V::add(V::add(m[0][j], m[1][j]), m[2][j]);
-          s[1][j] = V::sub(V::sub(m[1][j], m[2][j]), m[3][j]);
+          s[0][j] = V::add(V::add(mm[0][j], mm[1][j]), mm[2][j]);
+          s[1][j] = V::sub(V::sub(mm[1][j], mm[2][j]), mm[3][j]);
         }
 #pragma GCC unroll 2
         for (int i = 0; i < 2; ++i) {  // (A^T m) A
@@ -80,6 +82,46 @@ inline void wino_out_all(const WinoOutArgs& a) {
           V::store(row + kWinoLanes, V::add(V::sub(V::sub(s[i][1], s[i][2]), s[i][3]), b));
         }
       }
+    }
+  }
+}
+
+// Products of OB channels x npos <= 48 positions (3 tiles) from q0 for all 16 xi into
+// buf [16][OB][48], then their output transform.
+template <class V, int OB, int NV>
+inline void wino_fwd_tile(const WinoFwdArgs& a, FwdArgs& f, float* buf, int64_t o0, int64_t q0,
+                          int64_t npos) {
+  constexpr int64_t kPos = 3 * kWinoLanes, kStep = NV * V::kWidth;
+  static_assert(kPos % kStep == 0, "position step");
+  for (int xi = 0; xi < 16; ++xi) {
+    f.in = a.v + xi * a.C * a.n;
+    f.wpack = a.U + xi * a.O4 * a.C;
+    float* out = buf + xi * OB * kPos;
+    int64_t q = 0;
+    if (npos == kPos)
+      for (; q < kPos; q += kStep) fwd_tile_to<V, OB, NV>(f, o0, q0 + q, out + q, kPos);
+    for (; q < npos; q += V::kWidth) fwd_tile_to<V, OB, 1>(f, o0, q0 + q, out + q, kPos);
+  }
+  wino_out_from<V>(a, buf, kPos, o0, OB, q0 / kWinoLanes, npos / kWinoLanes);
+}
+
+// The whole block: 3 tiles at a time, OB-channel tiles, then 4-channel ones for the rest.
+template <class V, int OB, int NV>
+inline void wino_fwd_all(const WinoFwdArgs& a) {
+  constexpr int64_t kPos = 3 * kWinoLanes;
+  alignas(64) float buf[16 * OB * kPos];
+  const int64_t zero_shift = 0;
+  FwdArgs f;
+  f.C = a.C;
+  f.in_cs = a.n;
+  f.shift = &zero_shift;
+  f.T = 1;
+  for (int64_t q0 = 0; q0 < a.n; q0 += kPos) {
+    const int64_t npos = a.n - q0 < kPos ? a.n - q0 : kPos;
+    int64_t o = 0;
+    for (; o + OB <= a.O4; o += OB) wino_fwd_tile<V, OB, NV>(a, f, buf, o, q0, npos);
+    if constexpr (OB != 4) {
+      for (; o < a.O4; o += 4) wino_fwd_tile<V, 4, NV>(a, f, buf, o, q0, npos);
     }
   }
 }
