@@ -4,7 +4,6 @@
 #include <set>
 
 #include "kernels/ops.h"
-#include "nn/init.h"
 #include "nn/linear.h"
 #include "quantizers/options.h"
 
@@ -70,22 +69,12 @@ FSQ::FSQ(FSQOptions o, Generator& gen) : opts_(std::move(o)), gen_(&gen) {
     project_out_ = register_module("project_out", std::shared_ptr<nn::Layer>(std::make_shared<nn::Linear>(
                                                       c_ * h_, dim_, opts_.projection_has_bias, gen)));
   }
-  if (opts_.orthogonal_rotation) {
-    Tensor r = Tensor::empty({c_, c_});
-    nn::init::orthogonal_(r, 1.0, gen);
-    rot_ = register_buffer("orthogonal_rot", r, true);
-  }
+  if (opts_.orthogonal_rotation) rot_ = register_buffer("orthogonal_rot", sq::random_orthogonal(c_, gen), true);
 }
 
 int64_t FSQ::codebook_size() const { return ops::fsq_codebook_size(spec_); }
 
-Variable FSQ::rotate(const Variable& z, bool inverse) const {
-  if (!rot_) return z;
-  Tensor R = rot_->to(z.device());
-  if (inverse) R = R.t().contiguous();
-  const Shape s = z.shape();
-  return ag::reshape(ag::matmul(ag::reshape(z, {-1, c_}), Variable(R)), s);
-}
+Variable FSQ::rotate(const Variable& z, bool inverse) const { return sq::rotate_last(z, rot_, inverse); }
 
 sq::FsqResult FSQ::quantize_inner(const Variable& z, const ops::FsqSpec& spec) {
   ops::FsqNoiseSpec noise;

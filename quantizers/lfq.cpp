@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "kernels/ops.h"
-#include "nn/init.h"
 #include "nn/linear.h"
 #include "quantizers/functional.h"
 #include "quantizers/options.h"
@@ -36,12 +35,6 @@ class CosineSimLinear : public nn::Layer {
   double scale_;
   Variable weight_;
 };
-
-int64_t log2_exact(int64_t k) {
-  int64_t c = 0;
-  while ((int64_t{1} << c) < k) ++c;
-  return c;
-}
 
 }  // namespace
 
@@ -82,7 +75,7 @@ int64_t LFQOptions::resolved_codebook_size() const {
   return int64_t{1} << *dim;
 }
 
-int64_t LFQOptions::codebook_dim() const { return log2_exact(resolved_codebook_size()); }
+int64_t LFQOptions::codebook_dim() const { return sq::log2_ceil(resolved_codebook_size()); }
 
 void LFQOptions::validate() const {
   check<ConfigError>(dim.has_value() || codebook_size.has_value(),
@@ -91,7 +84,7 @@ void LFQOptions::validate() const {
     const int64_t k = *codebook_size;
     check<ConfigError>(k >= 2 && (k & (k - 1)) == 0,
                        "LFQ: your codebook size must be a power of 2 for lookup free quantization (suggested ",
-                       k >= 2 ? (int64_t{1} << log2_exact(k)) : 2, "), got codebook_size=", k);
+                       k >= 2 ? (int64_t{1} << sq::log2_ceil(k)) : 2, "), got codebook_size=", k);
   }
   check<ConfigError>(num_codebooks >= 1, "LFQ: num_codebooks must be >= 1, got ", num_codebooks);
   check<ConfigError>(!(num_codebooks > 1 && keep_num_codebooks_dim.has_value() && !*keep_num_codebooks_dim),
@@ -123,7 +116,7 @@ LFQ::LFQ(LFQOptions o, std::shared_ptr<dist::Comm> comm, Generator& gen)
     : opts_(std::move(o)), comm_(comm ? comm : dist::default_comm()), gen_(&gen) {
   opts_.validate();
   K_ = opts_.resolved_codebook_size();
-  c_ = log2_exact(K_);
+  c_ = sq::log2_ceil(K_);
   h_ = opts_.num_codebooks;
   dim_ = opts_.dim.value_or(c_ * h_);
   keep_ = opts_.keep_num_codebooks_dim.value_or(h_ > 1);
@@ -145,11 +138,7 @@ LFQ::LFQ(LFQOptions o, std::shared_ptr<dist::Comm> comm, Generator& gen)
     project_out_ = register_module("project_out", std::shared_ptr<nn::Layer>(std::make_shared<nn::Linear>(
                                                       c_ * h_, dim_, opts_.projection_has_bias, gen)));
   }
-  if (opts_.orthogonal_rotation) {
-    Tensor r = Tensor::empty({c_, c_});
-    nn::init::orthogonal_(r, 1.0, gen);
-    rot_ = register_buffer("orthogonal_rot", r, true);
-  }
+  if (opts_.orthogonal_rotation) rot_ = register_buffer("orthogonal_rot", sq::random_orthogonal(c_, gen), true);
   std::vector<int64_t> bits;
   for (int64_t i = c_ - 1; i >= 0; --i) bits.push_back(int64_t{1} << i);
   mask_buf_ = register_buffer("mask", Tensor::from_vector(bits, {c_}), true);
@@ -157,13 +146,7 @@ LFQ::LFQ(LFQOptions o, std::shared_ptr<dist::Comm> comm, Generator& gen)
 
 Variable LFQ::project_in(const Variable& x) { return has_projections_ ? project_in_->forward(x) : x; }
 
-Variable LFQ::rotate(const Variable& x, bool inverse) const {
-  if (!rot_) return x;
-  Tensor R = rot_->to(x.device());
-  if (inverse) R = R.t().contiguous();
-  const Shape s = x.shape();
-  return ag::reshape(ag::matmul(ag::reshape(x, {-1, c_}), Variable(R)), s);
-}
+Variable LFQ::rotate(const Variable& x, bool inverse) const { return sq::rotate_last(x, rot_, inverse); }
 
 Tensor LFQ::mask_rows(const Tensor& mask, int64_t b, int64_t n) const {
   if (!mask.defined()) return Tensor();

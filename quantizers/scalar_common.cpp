@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "kernels/ops.h"
+#include "nn/init.h"
 
 namespace vq::sq {
 
@@ -57,6 +58,28 @@ Tensor indices_from_sequence(const Tensor& idx, const SeqLayout& layout) {
 }
 
 Tensor last_to_channel(const Tensor& t) { return t.permute(last_to_one(t.dim())).contiguous(); }
+
+// ---------------- small shared helpers ----------------
+
+int64_t log2_ceil(int64_t k) {
+  int64_t c = 0;
+  while ((int64_t{1} << c) < k) ++c;
+  return c;
+}
+
+Tensor random_orthogonal(int64_t c, Generator& gen) {
+  Tensor r = Tensor::empty({c, c});
+  nn::init::orthogonal_(r, 1.0, gen);
+  return r;
+}
+
+Variable rotate_last(const Variable& z, const Tensor* R, bool inverse) {
+  if (!R) return z;
+  Tensor m = R->to(z.device());
+  if (inverse) m = m.t().contiguous();
+  const Shape s = z.shape();
+  return ag::reshape(ag::matmul(ag::reshape(z, {-1, m.size(0)}), Variable(m)), s);
+}
 
 // ---------------- activations ----------------
 

@@ -1,5 +1,6 @@
 // Pieces shared by the scalar quantizers (FSQ, LFQ and their residual / grouped
 // families): the channel-first <-> (b, n, d) layout moves, a ModuleList, the
+// orthogonal rotation, the
 // straight-through activations LFQ accepts by name, and the autograd
 // functions wrapping the fused kernels of kernels/ops_scalar_quant.h (one node per
 // fused forward; its backward is the fused backward kernel).
@@ -45,6 +46,15 @@ Tensor from_sequence(const Tensor& y, const SeqLayout& layout);
 Tensor indices_from_sequence(const Tensor& idx, const SeqLayout& layout);
 // Moves the last axis of t to position 1 (the reference's 'b ... d -> b d ...').
 Tensor last_to_channel(const Tensor& t);
+
+// ---------------- small shared helpers ----------------
+// Smallest c >= 0 with 2^c >= k (log2 of a power of two k); k <= 2^62.
+int64_t log2_ceil(int64_t k);
+// orthogonal_rotation: a (c, c) f32 CPU matrix from nn::init::orthogonal_ (gain 1) on gen.
+Tensor random_orthogonal(int64_t c, Generator& gen);
+// z [..., c] -> z @ R over the last axis (R^T when inverse), R (c, c) moved to z's
+// device; z itself when R is null.
+Variable rotate_last(const Variable& z, const Tensor* R, bool inverse);
 
 // ---------------- straight-through activation (LFQ) ----------------
 enum class SteActivation { identity, tanh, sigmoid, relu, silu, gelu };
