@@ -2,42 +2,23 @@
 #include "quantizers/residual_fsq.h"
 
 #include <cmath>
-#include <set>
 
 #include "kernels/ops.h"
-#include "nn/linear.h"
-#include "quantizers/quantize_dropout.h"
 #include "quantizers/options.h"
+#include "quantizers/quantize_dropout.h"
+#include "quantizers/residual_common.h"
 
 namespace vq {
-
-namespace {
-
-// Splits j into the keys in `known` (read by OptionReader) and the rest (passed on).
-void split_keys(const nlohmann::json& j, const std::set<std::string>& known, nlohmann::json& mine,
-                nlohmann::json& rest, const char* module) {
-  check<ConfigError>(j.is_object() || j.is_null(), module, ": config must be a JSON object, got ", j.dump());
-  mine = nlohmann::json::object();
-  rest = nlohmann::json::object();
-  if (!j.is_object()) return;
-  for (auto it = j.begin(); it != j.end(); ++it) (known.count(it.key()) ? mine : rest)[it.key()] = it.value();
-}
-
-std::shared_ptr<nn::Layer> linear(int64_t in, int64_t out, Generator& gen) {
-  return std::make_shared<nn::Linear>(in, out, true, gen);
-}
-
-}  // namespace
 
 // ---------------- ResidualFSQ ----------------
 
 ResidualFSQOptions ResidualFSQOptions::from_json(const nlohmann::json& j) {
   ResidualFSQOptions o;
   nlohmann::json mine;
-  split_keys(j,
-             {"levels", "num_quantizers", "dim", "is_channel_first", "quantize_dropout", "quantize_dropout_cutoff_index",
-              "quantize_dropout_multiple_of", "soft_clamp_input_value", "bound_hard_clamp"},
-             mine, o.fsq_kwargs, "ResidualFSQ");
+  sq::split_keys(j,
+                 {"levels", "num_quantizers", "dim", "is_channel_first", "quantize_dropout", "quantize_dropout_cutoff_index",
+                  "quantize_dropout_multiple_of", "soft_clamp_input_value", "bound_hard_clamp"},
+                 mine, o.fsq_kwargs, "ResidualFSQ");
   OptionReader r(mine, "ResidualFSQ");
   r.get("levels", o.levels);
   r.get("num_quantizers", o.num_quantizers);
@@ -81,10 +62,7 @@ void ResidualFSQOptions::validate() const {
 
 ResidualFSQCall ResidualFSQCall::from_json(const nlohmann::json& kw) {
   ResidualFSQCall c;
-  OptionReader r(kw, "ResidualFSQ.forward");
-  r.get("return_all_codes", c.return_all_codes);
-  r.get("rand_quantize_dropout_fixed_seed", c.rand_quantize_dropout_fixed_seed);
-  r.finish();
+  sq::read_residual_call(kw, "ResidualFSQ", c.return_all_codes, c.rand_quantize_dropout_fixed_seed);
   return c;
 }
 
@@ -95,8 +73,8 @@ ResidualFSQ::ResidualFSQ(ResidualFSQOptions o, std::shared_ptr<dist::Comm> comm,
   dim_ = opts_.dim.value_or(c_);
   has_projections_ = dim_ != c_;
   if (has_projections_) {
-    project_in_ = register_module("project_in", linear(dim_, c_, gen));
-    project_out_ = register_module("project_out", linear(c_, dim_, gen));
+    project_in_ = register_module("project_in", sq::linear_with_bias(dim_, c_, gen));
+    project_out_ = register_module("project_out", sq::linear_with_bias(c_, dim_, gen));
   }
   auto list = register_module("layers", std::make_shared<sq::ModuleList>());
   nlohmann::json layer_cfg = opts_.fsq_kwargs;
@@ -127,33 +105,21 @@ QuantizerOutput ResidualFSQ::forward(const Variable& x_in, const ResidualFSQCall
   Variable x = sq::to_sequence(x_in, opts_.is_channel_first, &lay, "ResidualFSQ");
   check<ShapeError>(x.size(-1) == dim_, "ResidualFSQ: expected dimension of ", dim_, ", got x=",
                     shape_str(x_in.shape()));
-  const int64_t b = x.size(0), n = x.size(1), q = num_quantizers();
+  const int64_t b = x.size(0), q = num_quantizers();
   if (has_projections_) x = project_in_->forward(x);
   if (!soft_clamp_.empty()) x = sq::soft_clamp(x, soft_clamp_, opts_.fsq_kwargs.value("exact_tanh", false));
 
   const QuantizeDropout qd{opts_.quantize_dropout, opts_.quantize_dropout_cutoff_index,
                            opts_.quantize_dropout_multiple_of};
-  int64_t last = q - 1;
-  if (is_training() && qd.active(q) && autograd::grad_enabled()) {  // SPEC 4.4
-    const uint64_t seed = call.rand_quantize_dropout_fixed_seed
-                              ? *call.rand_quantize_dropout_fixed_seed
-                              : static_cast<uint64_t>(draw_quantize_dropout_seed(*gen_, *comm_));
-    last = qd.last_layer(seed, q);
-  }
-  Variable out, residual = x;
-  std::vector<Tensor> indices;
-  for (int64_t l = 0; l < q; ++l) {
-    if (l > last) {
-      indices.push_back(Tensor::full({b, n}, -1.0, DType::i64, x.device()));
-      continue;
-    }
+  const int64_t last =
+      sq::last_active_layer(qd, q, is_training(), call.rand_quantize_dropout_fixed_seed, *gen_, *comm_);
+  sq::ResidualPass p = sq::run_residual_layers(x, q, last, false, [&](int64_t l, const Variable& residual) {
     sq::FsqResult r = layers_[l]->quantize_scaled(residual, scales_[l]);  // FSQ(r / s) * s
-    residual = ag::sub(residual, r.codes.detach());
-    out = out.defined() ? ag::add(out, r.codes) : r.codes;
-    indices.push_back(r.indices.reshape({b, n}));
-  }
+    return sq::LayerStep{r.codes, r.indices, Variable()};
+  });
+  Variable out = p.out;
   if (has_projections_) out = project_out_->forward(out);
-  Tensor idx = ops::stack(indices, -1);  // (b, N, q)
+  Tensor idx = ops::stack(p.indices, -1);  // (b, N, q)
 
   QuantizerOutput res;
   if (call.return_all_codes) {
@@ -174,7 +140,7 @@ QuantizerOutput ResidualFSQ::forward(const Variable& x_in, const ResidualFSQCall
 
 QuantizerOutput ResidualFSQ::call(const QuantizerCall& c) {
   ResidualFSQCall rc = ResidualFSQCall::from_json(c.kwargs);
-  for (const auto& kv : c.tensors) throw ConfigError("ResidualFSQ: unknown input tensor '" + kv.first + "'");
+  (void)sq::mask_input(c.tensors, false, "ResidualFSQ");
   return forward(c.x, rc);
 }
 
@@ -184,11 +150,7 @@ Tensor ResidualFSQ::codes_from_seq_indices(const Tensor& idx_in) {
   const int64_t have = idx.size(-1);
   check<ShapeError>(have >= 1 && have <= q, "ResidualFSQ.get_codes_from_indices: expected at most ", q,
                     " quantizer indices per token, got indices=", shape_str(idx_in.shape()));
-  if (have < q) {
-    check<ConfigError>(opts_.quantize_dropout,
-                       "ResidualFSQ: quantize dropout must be enabled to reconstruct from fewer quantizers");
-    idx = ops::pad(idx, {0, q - have}, -1.0);
-  }
+  idx = sq::pad_dropped_layers(idx, q, opts_.quantize_dropout, "ResidualFSQ");
   std::vector<Tensor> per;
   for (int64_t l = 0; l < q; ++l) {
     const Tensor il = idx.select(-1, l).contiguous();
@@ -227,9 +189,8 @@ Tensor ResidualFSQ::get_codes_from_indices(const Tensor& indices) {
 Tensor ResidualFSQ::get_output_from_indices(const Tensor& indices) {
   NoGradGuard ng;
   Tensor codes = get_codes_from_indices(indices);  // (q, b, ..., c)
-  Tensor sum = codes.select(0, 0);
-  for (int64_t l = 1; l < codes.size(0); ++l) sum = ops::add(sum, codes.select(0, l));
-  Tensor out = has_projections_ ? project_out_->forward(Variable(sum.contiguous())).value() : sum.contiguous();
+  Tensor sum = sq::sum_over_layers(codes);
+  Tensor out = has_projections_ ? project_out_->forward(Variable(sum)).value() : sum;
   if (opts_.is_channel_first && out.dim() >= 3) out = sq::last_to_channel(out);
   return out;
 }
@@ -243,24 +204,12 @@ Tensor ResidualFSQ::codebooks() {
 // ---------------- GroupedResidualFSQ ----------------
 
 GroupedResidualFSQOptions GroupedResidualFSQOptions::from_json(const nlohmann::json& j) {
-  GroupedResidualFSQOptions o;
-  nlohmann::json mine;
-  split_keys(j, {"dim", "groups", "accept_image_fmap"}, mine, o.residual_kwargs, "GroupedResidualFSQ");
-  OptionReader r(mine, "GroupedResidualFSQ");
-  r.get("dim", o.dim);
-  r.get("groups", o.groups);
-  r.get("accept_image_fmap", o.accept_image_fmap);
-  r.finish();
-  return o;
+  return sq::grouped_options_from_json<GroupedResidualFSQOptions>(j, "GroupedResidualFSQ");
 }
 
 GroupedResidualFSQ::GroupedResidualFSQ(GroupedResidualFSQOptions o, std::shared_ptr<dist::Comm> comm, Generator& gen)
     : opts_(std::move(o)), comm_(comm ? comm : dist::default_comm()), gen_(&gen) {
-  check<ConfigError>(opts_.groups >= 1 && opts_.dim >= 1 && opts_.dim % opts_.groups == 0,
-                     "GroupedResidualFSQ: dim (", opts_.dim, ") must be divisible by groups (", opts_.groups, ")");
-  check<ConfigError>(!opts_.residual_kwargs.contains("dim"), "GroupedResidualFSQ: got multiple values for 'dim'");
-  nlohmann::json cfg = opts_.residual_kwargs;
-  cfg["dim"] = opts_.dim / opts_.groups;
+  nlohmann::json cfg = sq::group_member_config(opts_.dim, opts_.groups, opts_.residual_kwargs, "GroupedResidualFSQ");
   if (opts_.accept_image_fmap) cfg["is_channel_first"] = true;
   auto list = register_module("rvqs", std::make_shared<sq::ModuleList>());
   for (int64_t g = 0; g < opts_.groups; ++g)
@@ -274,44 +223,30 @@ QuantizerOutput GroupedResidualFSQ::forward(const Variable& x, bool return_all_c
   std::vector<Variable> chunks = ag::chunk(x, opts_.groups, split);
   ResidualFSQCall call;
   call.return_all_codes = return_all_codes;
-  if (is_training())
-    call.rand_quantize_dropout_fixed_seed = static_cast<uint64_t>(draw_quantize_dropout_seed(*gen_, *comm_));
-  std::vector<Variable> outs, codes;
-  std::vector<Tensor> idx;
+  call.rand_quantize_dropout_fixed_seed = sq::grouped_dropout_seed(is_training(), *gen_, *comm_);
+  sq::GroupOutputs outs;
   for (int64_t g = 0; g < opts_.groups; ++g) {
     QuantizerOutput o = groups_[g]->forward(chunks[g], call);
-    outs.push_back(o.quantized);
-    idx.push_back(o.indices);
-    if (return_all_codes) codes.push_back(o.all_codes);
+    outs.add(o, o.indices);
   }
-  QuantizerOutput res;
-  res.quantized = ag::cat(outs, split);
-  res.indices = ops::stack(idx, 0);
-  if (return_all_codes) res.all_codes = ag::stack(codes, 0);
-  return res;
+  return outs.stacked(ag::cat(outs.quantized, split));
 }
 
 QuantizerOutput GroupedResidualFSQ::call(const QuantizerCall& c) {
-  OptionReader r(c.kwargs, "GroupedResidualFSQ.forward");
-  bool all = false;
-  r.get("return_all_codes", all);
-  r.finish();
-  for (const auto& kv : c.tensors) throw ConfigError("GroupedResidualFSQ: unknown input tensor '" + kv.first + "'");
+  const bool all = sq::read_grouped_call(c.kwargs, "GroupedResidualFSQ");
+  (void)sq::mask_input(c.tensors, false, "GroupedResidualFSQ");
   return forward(c.x, all);
 }
 
 Tensor GroupedResidualFSQ::get_output_from_indices(const Tensor& indices) {
-  check<ShapeError>(indices.dim() >= 1 && indices.size(0) == opts_.groups, "GroupedResidualFSQ: indices must be (groups=",
-                    opts_.groups, ", ...), got ", shape_str(indices.shape()));
+  sq::check_group_indices(indices, opts_.groups, 1, "GroupedResidualFSQ");
   std::vector<Tensor> outs;
   for (int64_t g = 0; g < opts_.groups; ++g) outs.push_back(groups_[g]->get_output_from_indices(indices.select(0, g)));
   return ops::cat(outs, opts_.accept_image_fmap ? 1 : -1);
 }
 
 Tensor GroupedResidualFSQ::get_codes_from_indices(const Tensor& indices) {
-  std::vector<Tensor> codes;
-  for (int64_t g = 0; g < opts_.groups; ++g) codes.push_back(groups_[g]->get_codes_from_indices(indices.select(0, g)));
-  return ops::stack(codes, 0);
+  return sq::stack_group_codes(groups_, indices);
 }
 
 void register_residual_fsq() {

@@ -1,43 +1,24 @@
 // ResidualLFQ and GroupedResidualLFQ (see residual_lfq.h; SPEC.md section 11).
 #include "quantizers/residual_lfq.h"
 
-#include <set>
+#include <cmath>
 
 #include "kernels/ops.h"
-#include "nn/linear.h"
-#include "quantizers/quantize_dropout.h"
 #include "quantizers/options.h"
+#include "quantizers/quantize_dropout.h"
+#include "quantizers/residual_common.h"
 
 namespace vq {
-
-namespace {
-
-void split_keys(const nlohmann::json& j, const std::set<std::string>& known, nlohmann::json& mine,
-                nlohmann::json& rest, const char* module) {
-  check<ConfigError>(j.is_object() || j.is_null(), module, ": config must be a JSON object, got ", j.dump());
-  mine = nlohmann::json::object();
-  rest = nlohmann::json::object();
-  if (!j.is_object()) return;
-  for (auto it = j.begin(); it != j.end(); ++it) (known.count(it.key()) ? mine : rest)[it.key()] = it.value();
-}
-
-int64_t log2_of(int64_t k) {
-  int64_t c = 0;
-  while ((int64_t{1} << c) < k) ++c;
-  return c;
-}
-
-}  // namespace
 
 // ---------------- ResidualLFQ ----------------
 
 ResidualLFQOptions ResidualLFQOptions::from_json(const nlohmann::json& j) {
   ResidualLFQOptions o;
   nlohmann::json mine;
-  split_keys(j,
-             {"dim", "num_quantizers", "codebook_size", "quantize_dropout", "quantize_dropout_cutoff_index",
-              "quantize_dropout_multiple_of", "soft_clamp_input_value"},
-             mine, o.lfq_kwargs, "ResidualLFQ");
+  sq::split_keys(j,
+                 {"dim", "num_quantizers", "codebook_size", "quantize_dropout", "quantize_dropout_cutoff_index",
+                  "quantize_dropout_multiple_of", "soft_clamp_input_value"},
+                 mine, o.lfq_kwargs, "ResidualLFQ");
   OptionReader r(mine, "ResidualLFQ");
   r.get("dim", o.dim);
   r.get("num_quantizers", o.num_quantizers);
@@ -63,21 +44,18 @@ void ResidualLFQOptions::validate() const {
 
 ResidualLFQCall ResidualLFQCall::from_json(const nlohmann::json& kw) {
   ResidualLFQCall c;
-  OptionReader r(kw, "ResidualLFQ.forward");
-  r.get("return_all_codes", c.return_all_codes);
-  r.get("rand_quantize_dropout_fixed_seed", c.rand_quantize_dropout_fixed_seed);
-  r.finish();
+  sq::read_residual_call(kw, "ResidualLFQ", c.return_all_codes, c.rand_quantize_dropout_fixed_seed);
   return c;
 }
 
 ResidualLFQ::ResidualLFQ(ResidualLFQOptions o, std::shared_ptr<dist::Comm> comm, Generator& gen)
     : opts_(std::move(o)), comm_(comm ? comm : dist::default_comm()), gen_(&gen) {
   opts_.validate();
-  c_ = log2_of(opts_.codebook_size);
+  c_ = sq::log2_ceil(opts_.codebook_size);
   has_projections_ = c_ != opts_.dim;
   if (has_projections_) {
-    project_in_ = register_module("project_in", std::shared_ptr<nn::Layer>(std::make_shared<nn::Linear>(opts_.dim, c_, true, gen)));
-    project_out_ = register_module("project_out", std::shared_ptr<nn::Layer>(std::make_shared<nn::Linear>(c_, opts_.dim, true, gen)));
+    project_in_ = register_module("project_in", sq::linear_with_bias(opts_.dim, c_, gen));
+    project_out_ = register_module("project_out", sq::linear_with_bias(c_, opts_.dim, gen));
   }
   auto list = register_module("layers", std::make_shared<sq::ModuleList>());
   std::optional<double> soft = opts_.soft_clamp_input_value;
@@ -98,49 +76,31 @@ ResidualLFQ::ResidualLFQ(ResidualLFQOptions o, std::shared_ptr<dist::Comm> comm,
 QuantizerOutput ResidualLFQ::forward(const Variable& x_in, const ResidualLFQCall& call) {
   check<ShapeError>(x_in.dim() == 3 && x_in.size(-1) == opts_.dim, "ResidualLFQ: expected x of shape (b, n, dim=",
                     opts_.dim, "), got x=", shape_str(x_in.shape()));
-  const int64_t b = x_in.size(0), n = x_in.size(1), q = num_quantizers();
+  const int64_t q = num_quantizers();
   Variable x = has_projections_ ? project_in_->forward(x_in) : x_in;
   const QuantizeDropout qd{opts_.quantize_dropout, opts_.quantize_dropout_cutoff_index,
                            opts_.quantize_dropout_multiple_of};
-  int64_t last = q - 1;
-  if (is_training() && qd.active(q) && autograd::grad_enabled()) {  // SPEC 4.4
-    const uint64_t seed = call.rand_quantize_dropout_fixed_seed
-                              ? *call.rand_quantize_dropout_fixed_seed
-                              : static_cast<uint64_t>(draw_quantize_dropout_seed(*gen_, *comm_));
-    last = qd.last_layer(seed, q);
-  }
-  Variable out, residual = x;
-  std::vector<Tensor> indices;
-  std::vector<Variable> losses;
+  const int64_t last =
+      sq::last_active_layer(qd, q, is_training(), call.rand_quantize_dropout_fixed_seed, *gen_, *comm_);
   LFQCall lc;
   lc.mask = call.mask;
-  for (int64_t l = 0; l < q; ++l) {
-    if (l > last) {
-      indices.push_back(Tensor::full({b, n}, -1.0, DType::i64, x.device()));
-      losses.push_back(Variable(Tensor::zeros({}, DType::f32, x.device())));
-      continue;
-    }
+  sq::ResidualPass p = sq::run_residual_layers(x, q, last, true, [&](int64_t l, const Variable& residual) {
     QuantizerOutput o = layers_[l]->forward(residual, lc);
-    residual = ag::sub(residual, o.quantized.detach());
-    out = out.defined() ? ag::add(out, o.quantized) : o.quantized;
-    indices.push_back(o.indices.reshape({b, n}));
-    losses.push_back(o.loss);
-  }
+    return sq::LayerStep{o.quantized, o.indices, o.loss};
+  });
+  Variable out = p.out;
   if (has_projections_) out = project_out_->forward(out);
   QuantizerOutput res;
   res.quantized = out;
-  res.indices = ops::stack(indices, -1);
-  res.loss = ag::stack(losses, 0);
+  res.indices = ops::stack(p.indices, -1);
+  res.loss = ag::stack(p.losses, 0);
   if (call.return_all_codes) res.all_codes = Variable(get_codes_from_indices(res.indices));
   return res;
 }
 
 QuantizerOutput ResidualLFQ::call(const QuantizerCall& c) {
   ResidualLFQCall rc = ResidualLFQCall::from_json(c.kwargs);
-  for (const auto& kv : c.tensors) {
-    if (kv.first == "mask") rc.mask = kv.second;
-    else throw ConfigError("ResidualLFQ: unknown input tensor '" + kv.first + "'");
-  }
+  rc.mask = sq::mask_input(c.tensors, true, "ResidualLFQ");
   return forward(c.x, rc);
 }
 
@@ -151,11 +111,7 @@ Tensor ResidualLFQ::get_codes_from_indices(const Tensor& indices) {
   const int64_t have = idx.size(-1);
   check<ShapeError>(idx.dim() >= 2 && have >= 1 && have <= q, "ResidualLFQ.get_codes_from_indices: expected (b, ..., q') with q' <= ",
                     q, ", got indices=", shape_str(indices.shape()));
-  if (have < q) {
-    check<ConfigError>(opts_.quantize_dropout,
-                       "ResidualLFQ: quantize dropout must be enabled to reconstruct from fewer quantizers");
-    idx = ops::pad(idx, {0, q - have}, -1.0);
-  }
+  idx = sq::pad_dropped_layers(idx, q, opts_.quantize_dropout, "ResidualLFQ");
   std::vector<Tensor> per;
   for (int64_t l = 0; l < q; ++l) {
     const Tensor il = idx.select(-1, l).contiguous();
@@ -170,33 +126,20 @@ Tensor ResidualLFQ::get_codes_from_indices(const Tensor& indices) {
 Tensor ResidualLFQ::get_output_from_indices(const Tensor& indices) {
   NoGradGuard ng;
   Tensor codes = get_codes_from_indices(indices);
-  Tensor sum = codes.select(0, 0);
-  for (int64_t l = 1; l < codes.size(0); ++l) sum = ops::add(sum, codes.select(0, l));
-  sum = sum.contiguous();
+  Tensor sum = sq::sum_over_layers(codes);
   return has_projections_ ? project_out_->forward(Variable(sum)).value() : sum;
 }
 
 // ---------------- GroupedResidualLFQ ----------------
 
 GroupedResidualLFQOptions GroupedResidualLFQOptions::from_json(const nlohmann::json& j) {
-  GroupedResidualLFQOptions o;
-  nlohmann::json mine;
-  split_keys(j, {"dim", "groups", "accept_image_fmap"}, mine, o.residual_kwargs, "GroupedResidualLFQ");
-  OptionReader r(mine, "GroupedResidualLFQ");
-  r.get("dim", o.dim);
-  r.get("groups", o.groups);
-  r.get("accept_image_fmap", o.accept_image_fmap);
-  r.finish();
-  return o;
+  return sq::grouped_options_from_json<GroupedResidualLFQOptions>(j, "GroupedResidualLFQ");
 }
 
 GroupedResidualLFQ::GroupedResidualLFQ(GroupedResidualLFQOptions o, std::shared_ptr<dist::Comm> comm, Generator& gen)
     : opts_(std::move(o)), comm_(comm ? comm : dist::default_comm()), gen_(&gen) {
-  check<ConfigError>(opts_.groups >= 1 && opts_.dim >= 1 && opts_.dim % opts_.groups == 0,
-                     "GroupedResidualLFQ: dim (", opts_.dim, ") must be divisible by groups (", opts_.groups, ")");
-  check<ConfigError>(!opts_.residual_kwargs.contains("dim"), "GroupedResidualLFQ: got multiple values for 'dim'");
-  nlohmann::json cfg = opts_.residual_kwargs;
-  cfg["dim"] = opts_.dim / opts_.groups;
+  const nlohmann::json cfg =
+      sq::group_member_config(opts_.dim, opts_.groups, opts_.residual_kwargs, "GroupedResidualLFQ");
   auto list = register_module("rvqs", std::make_shared<sq::ModuleList>());
   for (int64_t g = 0; g < opts_.groups; ++g)
     groups_.push_back(list->add(std::make_shared<ResidualLFQ>(ResidualLFQOptions::from_json(cfg), comm_, gen)));
@@ -212,65 +155,39 @@ QuantizerOutput GroupedResidualLFQ::forward(const Variable& x_in, const Tensor& 
   ResidualLFQCall call;
   call.mask = mask;
   call.return_all_codes = return_all_codes;
-  if (is_training())
-    call.rand_quantize_dropout_fixed_seed = static_cast<uint64_t>(draw_quantize_dropout_seed(*gen_, *comm_));
-  std::vector<Variable> outs, losses, codes;
-  std::vector<Tensor> idx;
+  call.rand_quantize_dropout_fixed_seed = sq::grouped_dropout_seed(is_training(), *gen_, *comm_);
+  sq::GroupOutputs outs;
   for (int64_t g = 0; g < opts_.groups; ++g) {
     QuantizerOutput o = groups_[g]->forward(chunks[g], call);
-    outs.push_back(o.quantized);
-    idx.push_back(sq::indices_from_sequence(o.indices, lay));
-    losses.push_back(o.loss);
-    if (return_all_codes) codes.push_back(o.all_codes);
+    outs.add(o, sq::indices_from_sequence(o.indices, lay));
   }
-  QuantizerOutput res;
-  res.quantized = sq::from_sequence(ag::cat(outs, -1), lay);
-  res.indices = ops::stack(idx, 0);
-  res.loss = ag::stack(losses, 0);
-  if (return_all_codes) res.all_codes = ag::stack(codes, 0);
-  return res;
+  return outs.stacked(sq::from_sequence(ag::cat(outs.quantized, -1), lay));
 }
 
 QuantizerOutput GroupedResidualLFQ::call(const QuantizerCall& c) {
-  OptionReader r(c.kwargs, "GroupedResidualLFQ.forward");
-  bool all = false;
-  r.get("return_all_codes", all);
-  r.finish();
-  Tensor mask;
-  for (const auto& kv : c.tensors) {
-    if (kv.first == "mask") mask = kv.second;
-    else throw ConfigError("GroupedResidualLFQ: unknown input tensor '" + kv.first + "'");
-  }
+  const bool all = sq::read_grouped_call(c.kwargs, "GroupedResidualLFQ");
+  const Tensor mask = sq::mask_input(c.tensors, true, "GroupedResidualLFQ");
   return forward(c.x, mask, all);
 }
 
 Tensor GroupedResidualLFQ::get_output_from_indices(const Tensor& indices) {
-  check<ShapeError>(indices.dim() >= 2 && indices.size(0) == opts_.groups, "GroupedResidualLFQ: indices must be (groups=",
-                    opts_.groups, ", ...), got ", shape_str(indices.shape()));
+  sq::check_group_indices(indices, opts_.groups, 2, "GroupedResidualLFQ");
   std::vector<Tensor> outs;
   for (int64_t g = 0; g < opts_.groups; ++g) {
     Tensor ig = indices.select(0, g);
     const Shape full = ig.shape();
     Tensor flat = ig.reshape({ig.size(0), -1, ig.size(-1)});
     Tensor o = groups_[g]->get_output_from_indices(flat);  // (b, N, dim / groups)
-    if (opts_.accept_image_fmap) {
-      Shape s(full.begin(), full.end() - 1);
-      s.push_back(o.size(-1));
-      o = sq::last_to_channel(o.reshape(s));
-    } else {
-      Shape s(full.begin(), full.end() - 1);
-      s.push_back(o.size(-1));
-      o = o.reshape(s);
-    }
-    outs.push_back(o);
+    Shape s(full.begin(), full.end() - 1);
+    s.push_back(o.size(-1));
+    o = o.reshape(s);
+    outs.push_back(opts_.accept_image_fmap ? sq::last_to_channel(o) : o);
   }
   return ops::cat(outs, opts_.accept_image_fmap ? 1 : -1);
 }
 
 Tensor GroupedResidualLFQ::get_codes_from_indices(const Tensor& indices) {
-  std::vector<Tensor> codes;
-  for (int64_t g = 0; g < opts_.groups; ++g) codes.push_back(groups_[g]->get_codes_from_indices(indices.select(0, g)));
-  return ops::stack(codes, 0);
+  return sq::stack_group_codes(groups_, indices);
 }
 
 void register_residual_lfq() {
