@@ -204,11 +204,7 @@ void conv2d_backward(float* dx, float* dw, float* dbias, const float* dy, const 
   const int64_t P = g.p(), CKK = g.ckk(), img = g.C * g.H * g.W, OP = g.O * P;
   const int64_t wsize = g.O * CKK;
   // the direct and Winograd paths sum dbias while they pack dy (one pass over dy)
-  if (conv2d_wino_applies(g)) {
-    if (dx) conv2d_wino_backward_input(dx, dy, w, g, conv_isa());
-    if (dw || dbias) conv2d_wino_backward_weight(dw, dbias, dy, x, g, conv_isa());
-    return;
-  }
+  if (conv2d_wino_applies(g)) return conv2d_wino_backward(dx, dw, dbias, dy, x, w, g, conv_isa());
   if (conv2d_direct_applies(g))
     return conv2d_direct_backward(dx, dw, dbias, dy, x, w, g, conv_isa());
   if (dbias) {

@@ -127,14 +127,26 @@ void gather_group(ConvIsa isa, float* x16, const float* x, int64_t grp, int64_t 
     }
 }
 
-// y [B, O, H, W] = conv3x3(x [B, C, H, W], w [O, C, 3, 3], padding 1) + bias.
-void wino_conv(float* y, const float* x, const float* w, const float* bias, int64_t B, int64_t C,
-               int64_t H, int64_t W, int64_t O, ConvIsa isa) {
-  isa = clamp(isa);
-  const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, Hp = 2 * th + 2, Wp = 2 * tw + 2;
-  const int64_t groups = (B + kWinoLanes - 1) / kWinoLanes;
-  const int64_t O4 = (O + 3) / 4 * 4, Hy = 2 * th, Wy = 2 * tw;
-  // U[xi] = (G g G^T)[xi], packed [16][O4 / 4][C][4] (the GEMM's weight layout, one tap)
+// Tile geometry of a 3x3 / padding 1 convolution on H x W images: th x tw tiles of 2x2
+// outputs; L16 planes of inputs Hp x Wp (one zero row / column before, at least one
+// after), of outputs Hy x Wy.
+struct Tiles {
+  int64_t th, tw, Hp, Wp, Hy, Wy, tiles, nblk;
+  Tiles(int64_t H, int64_t W)
+      : th((H + 1) / 2),
+        tw((W + 1) / 2),
+        Hp(2 * th + 2),
+        Wp(2 * tw + 2),
+        Hy(2 * th),
+        Wy(2 * tw),
+        tiles(th * tw),
+        nblk((tiles + kTilesPerBlock - 1) / kTilesPerBlock) {}
+};
+
+// U[xi] = (G g G^T)[xi] for w [O, C, 3, 3], packed [16][O4 / 4][C][4] (the GEMM's
+// weight layout, one tap).
+std::vector<float> transform_weights(const float* w, int64_t O, int64_t C) {
+  const int64_t O4 = (O + 3) / 4 * 4;
   std::vector<float> U(static_cast<size_t>(16 * O4 * C), 0.f);
   for (int64_t o = 0; o < O; ++o)
     for (int64_t c = 0; c < C; ++c) {
@@ -150,64 +162,62 @@ void wino_conv(float* y, const float* x, const float* w, const float* bias, int6
               static_cast<float>(u);
         }
     }
-  // One group of 16 images at a time (its L16 input and output stay in L2): gather into
-  // x16 [C][Hp][Wp][16] (image 16 grp + lane at rows / columns 1 .. H / W), blocks of
-  // about kTilesPerBlock tiles through transform -> GEMMs -> transform into
-  // y16 [O][Hy][Wy][16], scatter to y.
-  const int64_t tiles = th * tw;
-  const int64_t nblk = (tiles + kTilesPerBlock - 1) / kTilesPerBlock;
-  const int64_t plane16 = Hp * Wp * kWinoLanes, yplane16 = Hy * Wy * kWinoLanes;
-  const std::vector<float> zeros(static_cast<size_t>(W), 0.f);  // rows of missing images
-  const bool par = groups > 1 && omp_get_max_threads() > 1 && !omp_in_parallel();
-#pragma omp parallel if (par)
-  {
-    std::unique_ptr<float[]> x16(new float[static_cast<size_t>(C * plane16)]);
-    std::unique_ptr<float[]> y16(new float[static_cast<size_t>(O * yplane16)]);
-    std::unique_ptr<float[]> vb(new float[static_cast<size_t>(16 * C * kBlockPos)]);
-#pragma omp for schedule(static)
-    for (int64_t grp = 0; grp < groups; ++grp) {
-      const int64_t lanes = std::min(kWinoLanes, B - grp * kWinoLanes);
-      gather_group(isa, x16.get(), x, grp, B, C, H, W, Hp, Wp, 1, zeros.data());
-      for (int64_t blk = 0; blk < nblk; ++blk) {
-        const int64_t t0 = blk * tiles / nblk, nk = (blk + 1) * tiles / nblk - t0;
-        const int64_t n = nk * kWinoLanes;  // positions of this block
-        WinoInArgs in;
-        in.x16 = x16.get();
-        in.C = C;
-        in.Hp = Hp;
-        in.Wp = Wp;
-        in.th = th;
-        in.tw = tw;
-        in.nt = tiles;
-        in.t0 = t0;
-        in.nk = static_cast<int>(nk);
-        in.v = vb.get();
-        in.v_xi = C * n;
-        in.v_c = n;
-        run_in(isa, in);
-        WinoFwdArgs fa;
-        fa.v = vb.get();
-        fa.C = C;
-        fa.n = n;
-        fa.U = U.data();
-        fa.O = O;
-        fa.O4 = O4;
-        fa.bias = bias;
-        fa.th = th;
-        fa.tw = tw;
-        fa.t0 = t0;
-        fa.y16 = y16.get();
-        run_wino_fwd(isa, fa);
-      }
-      for (int64_t o = 0; o < O; ++o)
-        for (int64_t h = 0; h < H; ++h) {
-          float* dst[kWinoLanes];
-          for (int64_t l = 0; l < lanes; ++l)
-            dst[l] = y + ((grp * kWinoLanes + l) * O + o) * H * W + h * W;
-          scatter(isa, dst, y16.get() + o * yplane16 + h * Wy * kWinoLanes, W, lanes);
-        }
-    }
+  return U;
+}
+
+// One group's convolution in L16 layout: x16 [C][Hp][Wp][16] -> y16 [O][Hy][Wy][16],
+// blocks of about kTilesPerBlock tiles through the input transform (into vb
+// [16][C][kBlockPos]) and the fused GEMMs + output transform.
+void conv_group(ConvIsa isa, const float* x16, int64_t C, int64_t O, const float* U,
+                const float* bias, const Tiles& t, float* vb, float* y16) {
+  for (int64_t blk = 0; blk < t.nblk; ++blk) {
+    const int64_t t0 = blk * t.tiles / t.nblk, nk = (blk + 1) * t.tiles / t.nblk - t0;
+    const int64_t n = nk * kWinoLanes;  // positions of this block
+    WinoInArgs in;
+    in.x16 = x16;
+    in.C = C;
+    in.Hp = t.Hp;
+    in.Wp = t.Wp;
+    in.th = t.th;
+    in.tw = t.tw;
+    in.nt = t.tiles;
+    in.t0 = t0;
+    in.nk = static_cast<int>(nk);
+    in.v = vb;
+    in.v_xi = C * n;
+    in.v_c = n;
+    run_in(isa, in);
+    WinoFwdArgs fa;
+    fa.v = vb;
+    fa.C = C;
+    fa.n = n;
+    fa.U = U;
+    fa.O = O;
+    fa.O4 = (O + 3) / 4 * 4;
+    fa.bias = bias;
+    fa.th = t.th;
+    fa.tw = t.tw;
+    fa.t0 = t0;
+    fa.y16 = y16;
+    run_wino_fwd(isa, fa);
   }
+}
+
+// y [B, O, H, W] images 16 grp .. <- y16 [O][Hy][Wy][16].
+void scatter_group(ConvIsa isa, float* y, const float* y16, int64_t grp, int64_t B, int64_t O,
+                   int64_t H, int64_t W, const Tiles& t) {
+  const int64_t lanes = std::min(kWinoLanes, B - grp * kWinoLanes);
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t h = 0; h < H; ++h) {
+      float* dst[kWinoLanes];
+      for (int64_t l = 0; l < lanes; ++l)
+        dst[l] = y + ((grp * kWinoLanes + l) * O + o) * H * W + h * W;
+      scatter(isa, dst, y16 + (o * t.Hy + h) * t.Wy * kWinoLanes, W, lanes);
+    }
+}
+
+bool go_parallel(int64_t groups) {
+  return groups > 1 && omp_get_max_threads() > 1 && !omp_in_parallel();
 }
 
 }  // namespace
@@ -219,67 +229,93 @@ bool conv2d_wino_applies(const Conv2dGeometry& g) {
 
 void conv2d_wino_forward(float* y, const float* x, const float* w, const float* bias,
                          const Conv2dGeometry& g, ConvIsa isa) {
-  wino_conv(y, x, w, bias, g.B, g.C, g.H, g.W, g.O, isa);
+  isa = clamp(isa);
+  const Tiles t(g.H, g.W);
+  const int64_t groups = (g.B + kWinoLanes - 1) / kWinoLanes;
+  const std::vector<float> U = transform_weights(w, g.O, g.C);
+  const std::vector<float> zeros(static_cast<size_t>(g.W), 0.f);  // rows of missing images
+  // One group of 16 images at a time: its L16 input and output stay in L2.
+#pragma omp parallel if (go_parallel(groups))
+  {
+    std::unique_ptr<float[]> x16(new float[static_cast<size_t>(g.C * t.Hp * t.Wp * kWinoLanes)]);
+    std::unique_ptr<float[]> y16(new float[static_cast<size_t>(g.O * t.Hy * t.Wy * kWinoLanes)]);
+    std::unique_ptr<float[]> vb(new float[static_cast<size_t>(16 * g.C * kBlockPos)]);
+#pragma omp for schedule(static)
+    for (int64_t grp = 0; grp < groups; ++grp) {
+      gather_group(isa, x16.get(), x, grp, g.B, g.C, g.H, g.W, t.Hp, t.Wp, 1, zeros.data());
+      conv_group(isa, x16.get(), g.C, g.O, U.data(), bias, t, vb.get(), y16.get());
+      scatter_group(isa, y, y16.get(), grp, g.B, g.O, g.H, g.W, t);
+    }
+  }
 }
 
-void conv2d_wino_backward_input(float* dx, const float* dy, const float* w, const Conv2dGeometry& g,
-                                ConvIsa isa) {
-  // dx = conv3x3(dy, w') with w'[c][o][u][v] = w[o][c][2 - u][2 - v], padding 1
-  std::vector<float> wt(static_cast<size_t>(g.C * g.O * 9));
-  for (int64_t o = 0; o < g.O; ++o)
-    for (int64_t c = 0; c < g.C; ++c)
-      for (int t = 0; t < 9; ++t) wt[(c * g.O + o) * 9 + t] = w[(o * g.C + c) * 9 + (8 - t)];
-  wino_conv(dx, dy, wt.data(), nullptr, g.B, g.O, g.H, g.W, g.C, isa);
-}
-
-void conv2d_wino_backward_weight(float* dw, float* dbias, const float* dy, const float* x,
-                                 const Conv2dGeometry& g, ConvIsa isa) {
-  if (!dw && !dbias) return;
+void conv2d_wino_backward(float* dx, float* dw, float* dbias, const float* dy, const float* x,
+                          const float* w, const Conv2dGeometry& g, ConvIsa isa) {
+  if (!dx && !dw && !dbias) return;
   isa = clamp(isa);
   const int64_t B = g.B, C = g.C, H = g.H, W = g.W, O = g.O;
-  const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, Hp = 2 * th + 2, Wp = 2 * tw + 2;
-  const int64_t Hy = 2 * th, Wy = 2 * tw, groups = (B + kWinoLanes - 1) / kWinoLanes;
-  // Blocks as large as a group's tiles, up to a cap (long sums per GEMM call amortize its
-  // accumulator traffic, which outweighs the blocks spilling from L2 to L3).
+  const Tiles t(H, W);
+  const int64_t groups = (B + kWinoLanes - 1) / kWinoLanes;
+  // dx = conv3x3(dy, w') with w'[c][o][u][v] = w[o][c][2 - u][2 - v], padding 1
+  std::vector<float> UT;
+  if (dx) {
+    std::vector<float> wt(static_cast<size_t>(C * O * 9));
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t c = 0; c < C; ++c)
+        for (int k = 0; k < 9; ++k) wt[(c * O + o) * 9 + k] = w[(o * C + c) * 9 + (8 - k)];
+    UT = transform_weights(wt.data(), C, O);
+  }
+  // dW blocks as large as a group's tiles, up to a cap (long sums per GEMM call amortize
+  // its accumulator traffic, which outweighs the blocks spilling from L2 to L3).
   const int64_t cap = std::clamp<int64_t>(3072 / (C + O), kTilesPerBlock, 64);
-  const int64_t tiles = th * tw, nblk = (tiles + cap - 1) / cap, maxk = (tiles + nblk - 1) / nblk;
+  const int64_t nblk = (t.tiles + cap - 1) / cap, maxk = (t.tiles + nblk - 1) / nblk;
   const int64_t wsize = 16 * O * C;  // dU [16][O][C]
   std::vector<float> partial(dw ? static_cast<size_t>(groups * wsize) : 0);
   std::vector<float> bpart(dbias ? static_cast<size_t>(groups * O) : 0);
   const std::vector<float> zeros(static_cast<size_t>(W), 0.f);
-  const bool par = groups > 1 && omp_get_max_threads() > 1 && !omp_in_parallel();
-#pragma omp parallel if (par)
+  const int64_t plane = t.Hp * t.Wp;  // dy16 positions per channel
+#pragma omp parallel if (go_parallel(groups))
   {
-    std::unique_ptr<float[]> x16(new float[static_cast<size_t>(C * Hp * Wp * kWinoLanes)]);
-    std::unique_ptr<float[]> dy16(new float[static_cast<size_t>(O * Hy * Wy * kWinoLanes)]);
-    AlignedBuf vb(16 * C * maxk * kWinoLanes), db(16 * O * maxk * kWinoLanes);
+    // dy of the group, padded like an input (the dx convolution's input; the dW tiles
+    // read it one row and column in)
+    std::unique_ptr<float[]> dy16(new float[static_cast<size_t>(O * plane * kWinoLanes)]);
+    std::unique_ptr<float[]> x16(dw ? new float[static_cast<size_t>(C * plane * kWinoLanes)]
+                                    : nullptr);
+    std::unique_ptr<float[]> dx16(dx ? new float[static_cast<size_t>(C * t.Hy * t.Wy * kWinoLanes)]
+                                     : nullptr);
+    std::unique_ptr<float[]> vbx(dx ? new float[static_cast<size_t>(16 * O * kBlockPos)] : nullptr);
+    AlignedBuf vb(dw ? 16 * C * maxk * kWinoLanes : 16), db(dw ? 16 * O * maxk * kWinoLanes : 16);
     // one block per group: the GEMM sums straight into the group's partial dU; several:
     // lane partial sums across the blocks, reduced at the end of the group
-    std::vector<float> lanes(nblk > 1 ? static_cast<size_t>(wsize * 16) : 0);
+    std::vector<float> lanes(dw && nblk > 1 ? static_cast<size_t>(wsize * 16) : 0);
     std::vector<int64_t> cshift(static_cast<size_t>(C));
 #pragma omp for schedule(static)
     for (int64_t grp = 0; grp < groups; ++grp) {
-      gather_group(isa, dy16.get(), dy, grp, B, O, H, W, Hy, Wy, 0, zeros.data());
+      gather_group(isa, dy16.get(), dy, grp, B, O, H, W, t.Hp, t.Wp, 1, zeros.data());
       if (dbias)  // zeros outside the image and the batch: plane sums are the group's
         for (int64_t o = 0; o < O; ++o)
           bpart[grp * O + o] =
-              conv_plane_sum(dy16.get() + o * Hy * Wy * kWinoLanes, Hy * Wy * kWinoLanes);
+              conv_plane_sum(dy16.get() + o * plane * kWinoLanes, plane * kWinoLanes);
+      if (dx) {
+        conv_group(isa, dy16.get(), O, C, UT.data(), nullptr, t, vbx.get(), dx16.get());
+        scatter_group(isa, dx, dx16.get(), grp, B, C, H, W, t);
+      }
       if (!dw) continue;
-      gather_group(isa, x16.get(), x, grp, B, C, H, W, Hp, Wp, 1, zeros.data());
+      gather_group(isa, x16.get(), x, grp, B, C, H, W, t.Hp, t.Wp, 1, zeros.data());
       std::fill(lanes.begin(), lanes.end(), 0.f);
       float* part = partial.data() + grp * wsize;
       std::fill(part, part + wsize, 0.f);
       for (int64_t blk = 0; blk < nblk; ++blk) {
-        const int64_t t0 = blk * tiles / nblk, nk = (blk + 1) * tiles / nblk - t0;
+        const int64_t t0 = blk * t.tiles / nblk, nk = (blk + 1) * t.tiles / nblk - t0;
         const int64_t n = nk * kWinoLanes;
         WinoInArgs in;
         in.x16 = x16.get();
         in.C = C;
-        in.Hp = Hp;
-        in.Wp = Wp;
-        in.th = th;
-        in.tw = tw;
-        in.nt = tiles;
+        in.Hp = t.Hp;
+        in.Wp = t.Wp;
+        in.th = t.th;
+        in.tw = t.tw;
+        in.nt = t.tiles;
         in.t0 = t0;
         in.nk = static_cast<int>(nk);
         in.v = vb.get();
@@ -287,19 +323,21 @@ void conv2d_wino_backward_weight(float* dw, float* dbias, const float* dy, const
         in.v_c = n;
         run_in(isa, in);
         WinoDyArgs dya;
-        dya.dy16 = dy16.get();
+        dya.dy16 = dy16.get() + (t.Wp + 1) * kWinoLanes;  // output (0, 0) of the plane
         dya.O = O;
-        dya.th = th;
-        dya.tw = tw;
-        dya.nt = tiles;
+        dya.plane = plane;
+        dya.ld = t.Wp;
+        dya.th = t.th;
+        dya.tw = t.tw;
+        dya.nt = t.tiles;
         dya.t0 = t0;
         dya.nk = static_cast<int>(nk);
         dya.d = db.get();
         dya.d_xi = O * n;
         dya.d_o = n;
         run_dy(isa, dya);
-        // dU[xi][o][c] (lanes) += sum_q d[xi][o][q] v[xi][c][q]: the weight-gradient loop
-        // with one input plane and the channels as "taps" c n apart
+        // dU[xi][o][c] += sum_q d[xi][o][q] v[xi][c][q]: the weight-gradient loop with
+        // one input plane and the channels as "taps" c n apart
         for (int64_t c = 0; c < C; ++c) cshift[c] = c * n;
         for (int xi = 0; xi < 16; ++xi) {
           DwArgs a;

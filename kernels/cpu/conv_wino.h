@@ -31,16 +31,14 @@ bool conv2d_wino_applies(const Conv2dGeometry& g);
 void conv2d_wino_forward(float* y, const float* x, const float* w, const float* bias,
                          const Conv2dGeometry& g, ConvIsa isa);
 
-// dx [B, C, H, W] = the input gradient of conv2d_wino_forward for dy [B, O, H, W].
-void conv2d_wino_backward_input(float* dx, const float* dy, const float* w, const Conv2dGeometry& g,
-                                ConvIsa isa);
-
-// dw [O, C, 3, 3] = the weight gradient, G^T [ sum_tiles (A dY A^T) (.) (B^T d B) ] G:
-// 16 GEMMs summing over tiles and images (lane partials per group of 16 images, then
-// the groups in order: reproducible for any thread count).
-// dbias [O] (if not null) is summed on the way (same fixed order); dw may be null.
-void conv2d_wino_backward_weight(float* dw, float* dbias, const float* dy, const float* x,
-                                 const Conv2dGeometry& g, ConvIsa isa);
+// Gradients of conv2d_wino_forward for dy [B, O, H, W]: dx [B, C, H, W] (the same
+// computation on dy with the flipped, transposed kernel), dw [O, C, 3, 3]
+// = G^T [ sum_tiles (A dY A^T) (.) (B^T d B) ] G (16 GEMMs summing over tiles and images)
+// and dbias [O]; any may be null. One pass over dy per group of 16 images; per-group
+// partial sums of dw and dbias, then the groups in order (reproducible for any thread
+// count).
+void conv2d_wino_backward(float* dx, float* dw, float* dbias, const float* dy, const float* x,
+                          const float* w, const Conv2dGeometry& g, ConvIsa isa);
 
 namespace conv_direct {
 
@@ -59,10 +57,11 @@ struct WinoInArgs {
 };
 
 // Gradient transform of tiles t0 .. t0 + nk - 1 < nt: d[xi][o][k * 16 + lane] =
-// (A dY A^T)[xi] for the 2x2 tile of dy16 [groups][O][2 th][2 tw][16] at (2 ti, 2 tj).
+// (A dY A^T)[xi] for the 2x2 tile at (2 ti, 2 tj) of dy16, whose output (i, j) of channel
+// o of group grp is at ((grp O + o) plane + i ld + j) 16 + lane.
 struct WinoDyArgs {
   const float* dy16 = nullptr;
-  int64_t O = 0, th = 0, tw = 0, nt = 0, t0 = 0;
+  int64_t O = 0, plane = 0, ld = 0, th = 0, tw = 0, nt = 0, t0 = 0;
   int nk = 0;
   float* d = nullptr;
   int64_t d_xi = 0, d_o = 0;

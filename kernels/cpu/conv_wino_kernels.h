@@ -130,19 +130,19 @@ inline void wino_fwd_all(const WinoFwdArgs& a) {
 template <class V>
 inline void wino_dy_all(const WinoDyArgs& a) {
   using reg = typename V::reg;
-  const int64_t per_group = a.th * a.tw, Hy = 2 * a.th, Wy = 2 * a.tw;
+  const int64_t per_group = a.th * a.tw;
   for (int64_t o = 0; o < a.O; ++o)
     for (int k = 0; k < a.nk; ++k) {
       const int64_t t = a.t0 + k;
       const int64_t grp = t / per_group, r = t % per_group, ti = r / a.tw, tj = r % a.tw;
-      const float* yo = a.dy16 + (((grp * a.O + o) * Hy + 2 * ti) * Wy + 2 * tj) * kWinoLanes;
+      const float* yo = a.dy16 + ((grp * a.O + o) * a.plane + 2 * ti * a.ld + 2 * tj) * kWinoLanes;
       float* dk = a.d + o * a.d_o + k * kWinoLanes;
       for (int64_t l = 0; l < kWinoLanes; l += V::kWidth) {
         reg y[2][2], e[4][2];
 #pragma GCC unroll 2
         for (int i = 0; i < 2; ++i)
 #pragma GCC unroll 2
-          for (int j = 0; j < 2; ++j) y[i][j] = V::load(yo + (i * Wy + j) * kWinoLanes + l);
+          for (int j = 0; j < 2; ++j) y[i][j] = V::load(yo + (i * a.ld + j) * kWinoLanes + l);
 #pragma GCC unroll 2
         for (int j = 0; j < 2; ++j) {
           e[0][j] = y[0][j];

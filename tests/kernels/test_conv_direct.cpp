@@ -189,11 +189,15 @@ TEST_CASE("conv direct: forward and all gradients match a double-precision conv,
       CHECK(same_bits(y, y2));
       vq::cpu::conv2d_wino_forward(y2.data(), x.data(), w.data(), nullptr, g, isa);
       CHECK(count_bad(y2, ynb, r.ya) == 0);
-      vq::cpu::conv2d_wino_backward_input(dx2.data(), dy.data(), w.data(), g, isa);
+      // each gradient alone gives the same bits as all three together
+      vq::cpu::conv2d_wino_backward(dx2.data(), nullptr, nullptr, dy.data(), x.data(), w.data(), g,
+                                    isa);
       CHECK(same_bits(dx, dx2));
-      vq::cpu::conv2d_wino_backward_weight(dw2.data(), nullptr, dy.data(), x.data(), g, isa);
+      vq::cpu::conv2d_wino_backward(nullptr, dw2.data(), nullptr, dy.data(), x.data(), w.data(), g,
+                                    isa);
       CHECK(same_bits(dw, dw2));
-      vq::cpu::conv2d_wino_backward_weight(nullptr, db2.data(), dy.data(), x.data(), g, isa);
+      vq::cpu::conv2d_wino_backward(nullptr, nullptr, db2.data(), dy.data(), x.data(), w.data(), g,
+                                    isa);
       CHECK(same_bits(db, db2));
     }
     vq::cpu::conv_force_isa(-1);
@@ -236,11 +240,12 @@ TEST_CASE("conv direct: Winograd results are reproducible across thread counts")
     omp_set_num_threads(threads);
     std::vector<float> y(dy.size()), dx(x.size()), dw(w.size());
     vq::cpu::conv2d_wino_forward(y.data(), x.data(), w.data(), nullptr, g, vq::cpu::conv_isa());
-    vq::cpu::conv2d_wino_backward_input(dx.data(), dy.data(), w.data(), g, vq::cpu::conv_isa());
-    vq::cpu::conv2d_wino_backward_weight(dw.data(), nullptr, dy.data(), x.data(), g,
-                                         vq::cpu::conv_isa());
+    std::vector<float> db(g.O);
+    vq::cpu::conv2d_wino_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), g,
+                                  vq::cpu::conv_isa());
     y.insert(y.end(), dx.begin(), dx.end());
     y.insert(y.end(), dw.begin(), dw.end());
+    y.insert(y.end(), db.begin(), db.end());
     outs.push_back(y);
   }
   omp_set_num_threads(saved);
