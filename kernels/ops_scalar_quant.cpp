@@ -13,6 +13,29 @@ namespace vq::ops {
 
 using namespace sq_detail;
 
+namespace {
+
+// The checked input and fresh output of a per-index FSQ op: indices (...) i64 ->
+// (..., len(levels)) of `dtype` on the indices' device.
+struct FsqIndexOp {
+  cpu::FsqTables t;
+  Tensor ic;   // indices, contiguous
+  Tensor out;  // (..., c), uninitialized
+  int64_t M;   // number of indices
+};
+
+FsqIndexOp fsq_index_op(const char* op, const Tensor& indices, const FsqSpec& spec, DType dtype) {
+  detail::check_args(op, {&indices});
+  detail::check_index(op, "indices", indices);
+  FsqIndexOp a{fsq_tables(spec, true), indices.contiguous(), Tensor(), indices.numel()};
+  Shape s = indices.shape();
+  s.push_back(a.t.c);
+  a.out = Tensor::empty(s, dtype, indices.device());
+  return a;
+}
+
+}  // namespace
+
 // ---------------- FSQ ----------------
 
 int64_t fsq_codebook_size(const FsqSpec& spec) {
@@ -89,25 +112,18 @@ Tensor fsq_backward(const Tensor& grad_codes, const Tensor& z, const FsqSpec& sp
 
 Tensor fsq_indices_to_codes(const Tensor& indices, const FsqSpec& spec) {
   const char* op = "fsq_indices_to_codes";
-  detail::check_args(op, {&indices});
-  detail::check_index(op, "indices", indices);
-  const cpu::FsqTables t = fsq_tables(spec, true);
-  const Tensor ic = indices.contiguous();
-  Shape s = indices.shape();
-  s.push_back(t.c);
-  Tensor codes = Tensor::empty(s, DType::f32, indices.device());
-  const int64_t M = indices.numel();
+  const FsqIndexOp a = fsq_index_op(op, indices, spec, DType::f32);
   if (indices.device().is_cpu()) {
-    cpu::fsq_indices_to_codes(codes.data<float>(), ic.data<int64_t>(), M, t);
+    cpu::fsq_indices_to_codes(a.out.data<float>(), a.ic.data<int64_t>(), a.M, a.t);
   } else {
 #ifdef VQ_WITH_CUDA
-    cuda::fsq_indices_to_codes(codes.data<float>(), ic.data<int64_t>(), M, t,
+    cuda::fsq_indices_to_codes(a.out.data<float>(), a.ic.data<int64_t>(), a.M, a.t,
                                indices.device().index);
 #else
     no_cuda(op);
 #endif
   }
-  return codes;
+  return a.out;
 }
 
 Tensor fsq_codes_to_indices(const Tensor& codes, const FsqSpec& spec) {
@@ -134,25 +150,18 @@ Tensor fsq_codes_to_indices(const Tensor& codes, const FsqSpec& spec) {
 
 Tensor fsq_indices_to_level_indices(const Tensor& indices, const FsqSpec& spec) {
   const char* op = "fsq_indices_to_level_indices";
-  detail::check_args(op, {&indices});
-  detail::check_index(op, "indices", indices);
-  const cpu::FsqTables t = fsq_tables(spec, true);
-  const Tensor ic = indices.contiguous();
-  Shape s = indices.shape();
-  s.push_back(t.c);
-  Tensor lv = Tensor::empty(s, DType::i64, indices.device());
-  const int64_t M = indices.numel();
+  const FsqIndexOp a = fsq_index_op(op, indices, spec, DType::i64);
   if (indices.device().is_cpu()) {
-    cpu::fsq_indices_to_levels(lv.data<int64_t>(), ic.data<int64_t>(), M, t);
+    cpu::fsq_indices_to_levels(a.out.data<int64_t>(), a.ic.data<int64_t>(), a.M, a.t);
   } else {
 #ifdef VQ_WITH_CUDA
-    cuda::fsq_indices_to_levels(lv.data<int64_t>(), ic.data<int64_t>(), M, t,
+    cuda::fsq_indices_to_levels(a.out.data<int64_t>(), a.ic.data<int64_t>(), a.M, a.t,
                                 indices.device().index);
 #else
     no_cuda(op);
 #endif
   }
-  return lv;
+  return a.out;
 }
 
 namespace {

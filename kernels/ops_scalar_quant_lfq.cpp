@@ -15,17 +15,33 @@ namespace vq::ops {
 
 using namespace sq_detail;
 
+namespace {
+
+// The checks every LFQ op runs on its f32 input t [..., num_codebooks * c] (named
+// `what` in messages): the kernel parameters, the row width W and the row count N.
+struct LfqRows {
+  cpu::LfqParams p;
+  int64_t W, N;
+};
+
+LfqRows lfq_rows(const char* op, const char* what, const Tensor& t, const LfqSpec& spec,
+                 int64_t num_codebooks) {
+  detail::check_args(op, {&t});
+  detail::check_f32(op, what, t);
+  const cpu::LfqParams p = lfq_params(op, spec);
+  VQ_CHECK(ConfigError, num_codebooks >= 1, op, ": num_codebooks must be >= 1, got ", num_codebooks);
+  const int64_t W = num_codebooks * p.c;
+  return {p, W, rows_of(op, what, t, W, "num_codebooks * codebook_dim")};
+}
+
+}  // namespace
+
 // ---------------- LFQ ----------------
 
 LfqOutput lfq_forward(const Tensor& x, const LfqSpec& spec, int64_t num_codebooks, bool training,
                       const Tensor& act, bool with_indices) {
   const char* op = "lfq_forward";
-  detail::check_args(op, {&x});
-  detail::check_f32(op, "x", x);
-  const cpu::LfqParams p = lfq_params(op, spec);
-  VQ_CHECK(ConfigError, num_codebooks >= 1, op, ": num_codebooks must be >= 1, got ", num_codebooks);
-  const int64_t W = num_codebooks * p.c;
-  const int64_t N = rows_of(op, "x", x, W, "num_codebooks * codebook_dim");
+  const auto [p, W, N] = lfq_rows(op, "x", x, spec, num_codebooks);
   Tensor ac;
   if (act.defined()) {
     detail::check_args(op, {&x, &act});
@@ -70,12 +86,7 @@ LfqOutput lfq_forward(const Tensor& x, const LfqSpec& spec, int64_t num_codebook
 Tensor lfq_commitment(const Tensor& u, const LfqSpec& spec, int64_t num_codebooks,
                       const Tensor& row_mask) {
   const char* op = "lfq_commitment";
-  detail::check_args(op, {&u});
-  detail::check_f32(op, "u", u);
-  const cpu::LfqParams p = lfq_params(op, spec);
-  VQ_CHECK(ConfigError, num_codebooks >= 1, op, ": num_codebooks must be >= 1, got ", num_codebooks);
-  const int64_t W = num_codebooks * p.c;
-  const int64_t N = rows_of(op, "u", u, W, "num_codebooks * codebook_dim");
+  const auto [p, W, N] = lfq_rows(op, "u", u, spec, num_codebooks);
   const Tensor m = row_mask_u8(op, row_mask, N, u.device());
   const Tensor uc = u.contiguous();
   if (u.device().is_cpu()) {
@@ -99,12 +110,7 @@ Tensor lfq_backward(const Tensor& grad_out, const Tensor& grad_u, const Tensor& 
                     const LfqSpec& spec, int64_t num_codebooks, bool ste_to_u,
                     const Tensor& grad_commit, const Tensor& row_mask) {
   const char* op = "lfq_backward";
-  detail::check_args(op, {&x});
-  detail::check_f32(op, "x", x);
-  const cpu::LfqParams p = lfq_params(op, spec);
-  VQ_CHECK(ConfigError, num_codebooks >= 1, op, ": num_codebooks must be >= 1, got ", num_codebooks);
-  const int64_t W = num_codebooks * p.c;
-  const int64_t N = rows_of(op, "x", x, W, "num_codebooks * codebook_dim");
+  const auto [p, W, N] = lfq_rows(op, "x", x, spec, num_codebooks);
   Tensor go, gu;
   for (auto [name, g, dst] : {std::tuple<const char*, const Tensor*, Tensor*>{"grad_out", &grad_out, &go},
                               {"grad_u", &grad_u, &gu}}) {
@@ -186,6 +192,20 @@ cpu::LfqEntropyParams entropy_params(const char* op, const LfqSpec& spec, int64_
   return e;
 }
 
+// The checks of the entropy ops on u [..., num_codebooks * c]: parameters and row count.
+struct EntropyRows {
+  cpu::LfqEntropyParams e;
+  int64_t N;
+};
+
+EntropyRows entropy_rows(const char* op, const Tensor& u, const LfqSpec& spec, int64_t H,
+                         double inv_temperature, LfqEntropyMode mode) {
+  detail::check_args(op, {&u});
+  detail::check_f32(op, "u", u);
+  const cpu::LfqEntropyParams e = entropy_params(op, spec, H, inv_temperature, mode);
+  return {e, rows_of(op, "u", u, H * e.c, "num_codebooks * codebook_dim")};
+}
+
 // c of avg_probs [H, 2^c] (ShapeError otherwise).
 int32_t avg_bits(const char* op, const Tensor& avg) {
   VQ_CHECK(ShapeError, avg.dim() == 2 && avg.size(0) >= 1 && avg.size(1) >= 2 &&
@@ -218,10 +238,7 @@ LfqEntropyStats lfq_entropy_stats(const Tensor& u, const Tensor& rows, const Lfq
                                   int64_t num_codebooks, double inv_temperature,
                                   LfqEntropyMode mode) {
   const char* op = "lfq_entropy_stats";
-  detail::check_args(op, {&u});
-  detail::check_f32(op, "u", u);
-  const cpu::LfqEntropyParams e = entropy_params(op, spec, num_codebooks, inv_temperature, mode);
-  const int64_t N = rows_of(op, "u", u, num_codebooks * e.c, "num_codebooks * codebook_dim");
+  const auto [e, N] = entropy_rows(op, u, spec, num_codebooks, inv_temperature, mode);
   const int64_t T = check_rows(op, rows, u, N);
   const Tensor uc = u.contiguous();
   const Tensor rc = rows.defined() ? rows.contiguous() : Tensor();
@@ -290,10 +307,7 @@ Tensor lfq_entropy_backward(const Tensor& u, const Tensor& rows, const Tensor& g
                             int64_t num_codebooks, double inv_temperature,
                             LfqEntropyMode mode) {
   const char* op = "lfq_entropy_backward";
-  detail::check_args(op, {&u});
-  detail::check_f32(op, "u", u);
-  const cpu::LfqEntropyParams e = entropy_params(op, spec, num_codebooks, inv_temperature, mode);
-  const int64_t N = rows_of(op, "u", u, num_codebooks * e.c, "num_codebooks * codebook_dim");
+  const auto [e, N] = entropy_rows(op, u, spec, num_codebooks, inv_temperature, mode);
   const int64_t K = int64_t{1} << e.c;
   Tensor gc;
   if (grad_avg_probs.defined()) {
