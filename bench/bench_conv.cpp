@@ -11,16 +11,20 @@
 // cpu_ms is the process CPU time per iteration (all threads): on a shared, loaded
 // machine, run single-threaded (OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1) and compare
 // cpu_ms, which the load barely changes. CUDA rows (cuBLAS baseline) appear when a
-// GPU answers.
+// GPU answers. The CPU path is chosen by shape (kernels/cpu/conv.cpp: Winograd for L2,
+// the direct kernels for L1); the *_isa rows force the instruction set of those kernels
+// (0 = plain C++, 1 = AVX2, 2 = AVX-512; capped to what the CPU has).
 //   bench_conv --benchmark_min_time=0.5
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
 #include <chrono>
 #include <ctime>
+#include <string>
 
 #include "autograd/functions.h"
 #include "core/device.h"
+#include "kernels/cpu/conv_direct.h"
 #include "kernels/ops.h"
 #include "nn/functional.h"
 
@@ -103,6 +107,14 @@ void BM_conv_fwd_bwd(benchmark::State& state, Shape4 s, vq::Device dev) {
       benchmark::Counter(3 * sgemm_seconds(s, dev) / (seconds / static_cast<double>(state.iterations())));
 }
 
+// BM_conv_fwd_bwd on the CPU with the direct / Winograd kernels' instruction set forced.
+void BM_conv_fwd_bwd_isa(benchmark::State& state, Shape4 s, int isa) {
+  vq::cpu::conv_force_isa(isa);
+  state.SetLabel(std::string("isa ") + std::to_string(static_cast<int>(vq::cpu::conv_isa())));
+  BM_conv_fwd_bwd(state, s, vq::Device{vq::DeviceType::CPU, 0});
+  vq::cpu::conv_force_isa(-1);
+}
+
 void BM_conv_fwd(benchmark::State& state, Shape4 s, vq::Device dev) {
   if (dev.is_cuda() && !vq::cuda_available()) {
     state.SkipWithError("no CUDA device");
@@ -156,6 +168,10 @@ const vq::Device kGpu{vq::DeviceType::CUDA, 0};
 
 BENCHMARK_CAPTURE(BM_conv_fwd_bwd, cpu_b256_28x28_1to16, kLayer1, kCpu)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_conv_fwd_bwd, cpu_b256_14x14_16to32, kLayer2, kCpu)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_conv_fwd_bwd_isa, cpu_b256_28x28_1to16_avx2, kLayer1, 1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_conv_fwd_bwd_isa, cpu_b256_28x28_1to16_base, kLayer1, 0)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_conv_fwd_bwd_isa, cpu_b256_14x14_16to32_avx2, kLayer2, 1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_conv_fwd_bwd_isa, cpu_b256_14x14_16to32_base, kLayer2, 0)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_conv_fwd, cpu_b256_28x28_1to16, kLayer1, kCpu)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_conv_fwd, cpu_b256_14x14_16to32, kLayer2, kCpu)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_sgemm_baseline, cpu_M16_N200704_K9, kLayer1, kCpu)->UseRealTime()->Unit(benchmark::kMillisecond);
