@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <vector>
 
 namespace vq::cpu {
@@ -240,31 +241,50 @@ void conv2d_direct_forward(float* y, const float* x, const float* w, const float
   const int64_t yimg = out == ConvOut::parity2x ? g.O * g.H * g.W : g.O * g.Ho * g.Wo;
 #pragma omp parallel if (go_parallel(f.chunks))
   {
-    std::vector<float> xbuf(static_cast<size_t>(g.C * f.x_cs));
-    std::vector<float> obuf(static_cast<size_t>(O4 * f.Nq));
+    float* xbuf = conv_scratch(0, g.C * f.x_cs);
+    float* obuf = conv_scratch(1, O4 * f.Nq);
 #pragma omp for schedule(static)
     for (int64_t ch = 0; ch < f.chunks; ++ch) {
       const int64_t b0 = ch * f.nb, nb = std::min(f.nb, g.B - b0);
-      pack_planes(xbuf.data(), f.x_cs, f.x_lead, x + b0 * ximg, nb, g.C, g.H, g.W, f);
+      pack_planes(xbuf, f.x_cs, f.x_lead, x + b0 * ximg, nb, g.C, g.H, g.W, f);
       FwdArgs a;
-      a.in = xbuf.data() + f.x_lead;
+      a.in = xbuf + f.x_lead;
       a.in_cs = f.x_cs;
       a.C = g.C;
       a.shift = f.xshift.data();
       a.T = static_cast<int>(T);
       a.wpack = wpack.data();
       a.bias = bias ? bpack.data() : nullptr;
-      a.out = obuf.data();
+      a.out = obuf;
       a.out_cs = f.Nq;
       a.O4 = O4;
       a.n = round_up(nb * f.S, kFlatBlock);
       run_fwd(isa, a);
       if (out == ConvOut::parity2x)
-        unpack_parity(y + b0 * yimg, obuf.data(), f.Nq, nb, g.O, g, f);
+        unpack_parity(y + b0 * yimg, obuf, f.Nq, nb, g.O, g, f);
       else
-        unpack_planes(y + b0 * yimg, obuf.data(), f.Nq, nb, g.O, g.Ho, g.Wo, f);
+        unpack_planes(y + b0 * yimg, obuf, f.Nq, nb, g.O, g.Ho, g.Wo, f);
     }
   }
+}
+
+float* conv_scratch(int slot, int64_t n) {
+  struct Buf {
+    float* p = nullptr;
+    int64_t n = 0;
+    ~Buf() { ::operator delete[](p, std::align_val_t(64)); }
+  };
+  thread_local Buf bufs[8];
+  Buf& b = bufs[slot];
+  if (b.n < n) {
+    ::operator delete[](b.p, std::align_val_t(64));
+    b.p = nullptr;  // (if the allocation below throws)
+    b.n = 0;
+    b.p = static_cast<float*>(
+        ::operator new[](static_cast<size_t>(n) * sizeof(float), std::align_val_t(64)));
+    b.n = n;
+  }
+  return b.p;
 }
 
 float conv_plane_sum(const float* p, int64_t n) {
@@ -299,42 +319,42 @@ void conv2d_direct_backward(float* dx, float* dw, float* dbias, const float* dy,
   const int64_t yimg = out == ConvOut::parity2x ? g.O * g.H * g.W : g.O * g.Ho * g.Wo;
 #pragma omp parallel if (go_parallel(f.chunks))
   {
-    std::vector<float> xbuf(dw ? static_cast<size_t>(g.C * f.x_cs) : 0);
-    std::vector<float> dybuf(static_cast<size_t>(g.O * f.dy_cs));
-    std::vector<float> dxbuf(dx ? static_cast<size_t>(C4 * f.Nq) : 0);
+    float* xbuf = dw ? conv_scratch(0, g.C * f.x_cs) : nullptr;
+    float* dybuf = conv_scratch(1, g.O * f.dy_cs);
+    float* dxbuf = dx ? conv_scratch(2, C4 * f.Nq) : nullptr;
 #pragma omp for schedule(static)
     for (int64_t ch = 0; ch < f.chunks; ++ch) {
       const int64_t b0 = ch * f.nb, nb = std::min(f.nb, g.B - b0);
       const int64_t n = round_up(nb * f.S, kFlatBlock);
       if (out == ConvOut::parity2x)
-        pack_parity(dybuf.data(), f.dy_cs, f.dy_lead, dy + b0 * yimg, nb, g.O, g, f);
+        pack_parity(dybuf, f.dy_cs, f.dy_lead, dy + b0 * yimg, nb, g.O, g, f);
       else
-        pack_planes(dybuf.data(), f.dy_cs, f.dy_lead, dy + b0 * yimg, nb, g.O, g.Ho, g.Wo, f);
+        pack_planes(dybuf, f.dy_cs, f.dy_lead, dy + b0 * yimg, nb, g.O, g.Ho, g.Wo, f);
       if (dbias)  // zeros outside the outputs: the plane sum is the chunk's bias gradient
         for (int64_t o = 0; o < g.O; ++o)
-          bpart[ch * g.O + o] = conv_plane_sum(dybuf.data() + o * f.dy_cs + f.dy_lead, n);
+          bpart[ch * g.O + o] = conv_plane_sum(dybuf + o * f.dy_cs + f.dy_lead, n);
       if (dx) {
         FwdArgs a;
-        a.in = dybuf.data() + f.dy_lead;
+        a.in = dybuf + f.dy_lead;
         a.in_cs = f.dy_cs;
         a.C = g.O;
         a.shift = f.dyshift.data();
         a.T = static_cast<int>(T);
         a.wpack = wT.data();
-        a.out = dxbuf.data();
+        a.out = dxbuf;
         a.out_cs = f.Nq;
         a.O4 = C4;
         a.n = n;
         run_fwd(isa, a);
-        unpack_planes(dx + b0 * ximg, dxbuf.data(), f.Nq, nb, g.C, g.H, g.W, f);
+        unpack_planes(dx + b0 * ximg, dxbuf, f.Nq, nb, g.C, g.H, g.W, f);
       }
       if (dw) {
-        pack_planes(xbuf.data(), f.x_cs, f.x_lead, x + b0 * ximg, nb, g.C, g.H, g.W, f);
+        pack_planes(xbuf, f.x_cs, f.x_lead, x + b0 * ximg, nb, g.C, g.H, g.W, f);
         DwArgs a;
-        a.dy = dybuf.data() + f.dy_lead;
+        a.dy = dybuf + f.dy_lead;
         a.dy_cs = f.dy_cs;
         a.O = g.O;
-        a.x = xbuf.data() + f.x_lead;
+        a.x = xbuf + f.x_lead;
         a.x_cs = f.x_cs;
         a.C = g.C;
         a.shift = f.xshift.data();

@@ -55,6 +55,12 @@ void conv2d_direct_backward(float* dx, float* dw, float* dbias, const float* dy,
 // sum of p[0 .. n) (n a multiple of 16) in a fixed order: 16 lane sums, then the lanes.
 float conv_plane_sum(const float* p, int64_t n);
 
+// The calling thread's scratch buffer `slot` (0 .. 7) of at least n floats, 64-byte
+// aligned, contents unspecified. Kept (grow-only) for the thread's lifetime, so that
+// repeated convolutions neither map / unmap nor page-fault their working buffers
+// (which also serialized OpenMP threads on the address-space lock).
+float* conv_scratch(int slot, int64_t n);
+
 namespace conv_direct {
 
 // Output positions per chunk are a multiple of this (every kernel's position block).

@@ -6,8 +6,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <memory>
-#include <new>
 #include <vector>
 
 namespace vq::cpu {
@@ -26,22 +24,6 @@ constexpr int kTilesPerBlock = 12;
 constexpr int64_t kBlockPos = kTilesPerBlock * kWinoLanes;
 
 const double kG[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-
-// 64-byte aligned float scratch (the weight-gradient GEMM reads it with aligned
-// 512-bit loads).
-class AlignedBuf {
- public:
-  explicit AlignedBuf(int64_t n)
-      : p_(static_cast<float*>(
-            ::operator new[](static_cast<size_t>(n) * sizeof(float), std::align_val_t(64)))) {}
-  ~AlignedBuf() { ::operator delete[](p_, std::align_val_t(64)); }
-  AlignedBuf(const AlignedBuf&) = delete;
-  AlignedBuf& operator=(const AlignedBuf&) = delete;
-  float* get() const { return p_; }
-
- private:
-  float* p_;
-};
 
 ConvIsa clamp(ConvIsa isa) {
   while (!conv_isa_supported(isa)) isa = static_cast<ConvIsa>(static_cast<int>(isa) - 1);
@@ -237,14 +219,14 @@ void conv2d_wino_forward(float* y, const float* x, const float* w, const float* 
   // One group of 16 images at a time: its L16 input and output stay in L2.
 #pragma omp parallel if (go_parallel(groups))
   {
-    std::unique_ptr<float[]> x16(new float[static_cast<size_t>(g.C * t.Hp * t.Wp * kWinoLanes)]);
-    std::unique_ptr<float[]> y16(new float[static_cast<size_t>(g.O * t.Hy * t.Wy * kWinoLanes)]);
-    std::unique_ptr<float[]> vb(new float[static_cast<size_t>(16 * g.C * kBlockPos)]);
+    float* x16 = conv_scratch(0, g.C * t.Hp * t.Wp * kWinoLanes);
+    float* y16 = conv_scratch(1, g.O * t.Hy * t.Wy * kWinoLanes);
+    float* vb = conv_scratch(2, 16 * g.C * kBlockPos);
 #pragma omp for schedule(static)
     for (int64_t grp = 0; grp < groups; ++grp) {
-      gather_group(isa, x16.get(), x, grp, g.B, g.C, g.H, g.W, t.Hp, t.Wp, 1, zeros.data());
-      conv_group(isa, x16.get(), g.C, g.O, U.data(), bias, t, vb.get(), y16.get());
-      scatter_group(isa, y, y16.get(), grp, g.B, g.O, g.H, g.W, t);
+      gather_group(isa, x16, x, grp, g.B, g.C, g.H, g.W, t.Hp, t.Wp, 1, zeros.data());
+      conv_group(isa, x16, g.C, g.O, U.data(), bias, t, vb, y16);
+      scatter_group(isa, y, y16, grp, g.B, g.O, g.H, g.W, t);
     }
   }
 }
@@ -278,30 +260,28 @@ void conv2d_wino_backward(float* dx, float* dw, float* dbias, const float* dy, c
   {
     // dy of the group, padded like an input (the dx convolution's input; the dW tiles
     // read it one row and column in)
-    std::unique_ptr<float[]> dy16(new float[static_cast<size_t>(O * plane * kWinoLanes)]);
-    std::unique_ptr<float[]> x16(dw ? new float[static_cast<size_t>(C * plane * kWinoLanes)]
-                                    : nullptr);
-    std::unique_ptr<float[]> dx16(dx ? new float[static_cast<size_t>(C * t.Hy * t.Wy * kWinoLanes)]
-                                     : nullptr);
-    std::unique_ptr<float[]> vbx(dx ? new float[static_cast<size_t>(16 * O * kBlockPos)] : nullptr);
-    AlignedBuf vb(dw ? 16 * C * maxk * kWinoLanes : 16), db(dw ? 16 * O * maxk * kWinoLanes : 16);
+    float* dy16 = conv_scratch(0, O * plane * kWinoLanes);
+    float* x16 = dw ? conv_scratch(1, C * plane * kWinoLanes) : nullptr;
+    float* dx16 = dx ? conv_scratch(2, C * t.Hy * t.Wy * kWinoLanes) : nullptr;
+    float* vbx = dx ? conv_scratch(3, 16 * O * kBlockPos) : nullptr;
+    float* vb = dw ? conv_scratch(4, 16 * C * maxk * kWinoLanes) : nullptr;
+    float* db = dw ? conv_scratch(5, 16 * O * maxk * kWinoLanes) : nullptr;
     // one block per group: the GEMM sums straight into the group's partial dU; several:
     // lane partial sums across the blocks, reduced at the end of the group
     std::vector<float> lanes(dw && nblk > 1 ? static_cast<size_t>(wsize * 16) : 0);
     std::vector<int64_t> cshift(static_cast<size_t>(C));
 #pragma omp for schedule(static)
     for (int64_t grp = 0; grp < groups; ++grp) {
-      gather_group(isa, dy16.get(), dy, grp, B, O, H, W, t.Hp, t.Wp, 1, zeros.data());
+      gather_group(isa, dy16, dy, grp, B, O, H, W, t.Hp, t.Wp, 1, zeros.data());
       if (dbias)  // zeros outside the image and the batch: plane sums are the group's
         for (int64_t o = 0; o < O; ++o)
-          bpart[grp * O + o] =
-              conv_plane_sum(dy16.get() + o * plane * kWinoLanes, plane * kWinoLanes);
+          bpart[grp * O + o] = conv_plane_sum(dy16 + o * plane * kWinoLanes, plane * kWinoLanes);
       if (dx) {
-        conv_group(isa, dy16.get(), O, C, UT.data(), nullptr, t, vbx.get(), dx16.get());
-        scatter_group(isa, dx, dx16.get(), grp, B, C, H, W, t);
+        conv_group(isa, dy16, O, C, UT.data(), nullptr, t, vbx, dx16);
+        scatter_group(isa, dx, dx16, grp, B, C, H, W, t);
       }
       if (!dw) continue;
-      gather_group(isa, x16.get(), x, grp, B, C, H, W, t.Hp, t.Wp, 1, zeros.data());
+      gather_group(isa, x16, x, grp, B, C, H, W, t.Hp, t.Wp, 1, zeros.data());
       std::fill(lanes.begin(), lanes.end(), 0.f);
       float* part = partial.data() + grp * wsize;
       std::fill(part, part + wsize, 0.f);
@@ -309,7 +289,7 @@ void conv2d_wino_backward(float* dx, float* dw, float* dbias, const float* dy, c
         const int64_t t0 = blk * t.tiles / nblk, nk = (blk + 1) * t.tiles / nblk - t0;
         const int64_t n = nk * kWinoLanes;
         WinoInArgs in;
-        in.x16 = x16.get();
+        in.x16 = x16;
         in.C = C;
         in.Hp = t.Hp;
         in.Wp = t.Wp;
@@ -318,12 +298,12 @@ void conv2d_wino_backward(float* dx, float* dw, float* dbias, const float* dy, c
         in.nt = t.tiles;
         in.t0 = t0;
         in.nk = static_cast<int>(nk);
-        in.v = vb.get();
+        in.v = vb;
         in.v_xi = C * n;
         in.v_c = n;
         run_in(isa, in);
         WinoDyArgs dya;
-        dya.dy16 = dy16.get() + (t.Wp + 1) * kWinoLanes;  // output (0, 0) of the plane
+        dya.dy16 = dy16 + (t.Wp + 1) * kWinoLanes;  // output (0, 0) of the plane
         dya.O = O;
         dya.plane = plane;
         dya.ld = t.Wp;
@@ -332,7 +312,7 @@ void conv2d_wino_backward(float* dx, float* dw, float* dbias, const float* dy, c
         dya.nt = t.tiles;
         dya.t0 = t0;
         dya.nk = static_cast<int>(nk);
-        dya.d = db.get();
+        dya.d = db;
         dya.d_xi = O * n;
         dya.d_o = n;
         run_dy(isa, dya);
@@ -341,10 +321,10 @@ void conv2d_wino_backward(float* dx, float* dw, float* dbias, const float* dy, c
         for (int64_t c = 0; c < C; ++c) cshift[c] = c * n;
         for (int xi = 0; xi < 16; ++xi) {
           DwArgs a;
-          a.dy = db.get() + xi * O * n;
+          a.dy = db + xi * O * n;
           a.dy_cs = n;
           a.O = O;
-          a.x = vb.get() + xi * C * n;
+          a.x = vb + xi * C * n;
           a.x_cs = 0;
           a.C = 1;
           a.shift = cshift.data();
