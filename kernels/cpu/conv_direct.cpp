@@ -258,6 +258,7 @@ void conv2d_direct_forward(float* y, const float* x, const float* w, const float
       a.out = obuf;
       a.out_cs = f.Nq;
       a.O4 = O4;
+      a.O = g.O;
       a.n = round_up(nb * f.S, kFlatBlock);
       run_fwd(isa, a);
       if (out == ConvOut::parity2x)
@@ -344,6 +345,7 @@ void conv2d_direct_backward(float* dx, float* dw, float* dbias, const float* dy,
         a.out = dxbuf;
         a.out_cs = f.Nq;
         a.O4 = C4;
+        a.O = g.C;
         a.n = n;
         run_fwd(isa, a);
         unpack_planes(dx + b0 * ximg, dxbuf, f.Nq, nb, g.C, g.H, g.W, f);

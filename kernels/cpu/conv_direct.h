@@ -78,6 +78,7 @@ struct FwdArgs {
   float* out = nullptr;          // [O4][out_cs], positions [0, n) written
   int64_t out_cs = 0;
   int64_t O4 = 0;  // output channels, a multiple of 4
+  int64_t O = 0;   // if 1..3: only that many are computed (rows O .. O4 - 1 left alone)
   int64_t n = 0;   // a multiple of 16 (fastest: of kFlatBlock)
 };
 

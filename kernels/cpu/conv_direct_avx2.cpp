@@ -41,7 +41,12 @@ struct V {
 
 namespace vq::cpu::conv_direct {
 
-void fwd_avx2(const FwdArgs& a) { fwd_all<V, 4, 3>(a); }
+void fwd_avx2(const FwdArgs& a) {
+  if (a.O > 0 && a.O < 4)
+    fwd_narrow<V, 6>(a);
+  else
+    fwd_all<V, 4, 3>(a);
+}
 
 void dw_avx2(const DwArgs& a) {
   if (a.T % 9 == 0)

@@ -102,7 +102,9 @@ inline void transpose16(__m512 r[16]) {
 namespace vq::cpu::conv_direct {
 
 void fwd_avx512(const FwdArgs& a) {
-  if (a.O4 % 8 == 0)
+  if (a.O > 0 && a.O < 4)
+    fwd_narrow<V, 6>(a);
+  else if (a.O4 % 8 == 0)
     fwd_all<V, 8, 3>(a);
   else
     fwd_all<V, 4, 6>(a);

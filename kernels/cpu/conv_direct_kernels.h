@@ -83,6 +83,18 @@ inline void fwd_all(const FwdArgs& a) {
   }
 }
 
+// fwd_all for 1 to 3 output channels (a.O): one channel per tile, NV registers of
+// positions, instead of a 4-channel tile that is mostly padding.
+template <class V, int NV>
+inline void fwd_narrow(const FwdArgs& a) {
+  constexpr int64_t kStep = NV * V::kWidth;
+  int64_t q = 0;
+  for (; q + kStep <= a.n; q += kStep)
+    for (int64_t o = 0; o < a.O; ++o) fwd_tile<V, 1, NV>(a, o, q);
+  for (; q < a.n; q += V::kWidth)
+    for (int64_t o = 0; o < a.O; ++o) fwd_tile<V, 1, 1>(a, o, q);
+}
+
 // dw[o][c][t0 + tb] += sum_q dy[o][q] x[c][q + shift[t0 + tb]] for OB channels o0..,
 // one c and TB taps, q in [0, n) (n a multiple of kWidth); fixed order: lanes
 // accumulate along q, then hsum (or the lanes are kept in a.acc).

@@ -56,7 +56,12 @@ struct V {
 
 namespace vq::cpu::conv_direct {
 
-void fwd_scalar(const FwdArgs& a) { fwd_all<V, 4, 1>(a); }
+void fwd_scalar(const FwdArgs& a) {
+  if (a.O > 0 && a.O < 4)
+    fwd_narrow<V, 2>(a);
+  else
+    fwd_all<V, 4, 1>(a);
+}
 
 void dw_scalar(const DwArgs& a) {
   if (a.T % 3 == 0)
