@@ -30,6 +30,7 @@ inline void fwd_tile_to(const FwdArgs& a, int64_t o0, int64_t q, float* out, int
   }
   const int64_t wgroup = a.C * a.T * 4;  // floats per group of 4 output channels
   const float* wbase = a.wpack + (o0 / 4) * wgroup;
+  const int64_t r0 = o0 % 4;  // 0 except for the one-channel tiles of fwd_narrow
   for (int64_t c = 0; c < a.C; ++c) {
     const float* inc = a.in + c * a.in_cs + q;
     const float* wc = wbase + c * a.T * 4;
@@ -41,7 +42,7 @@ inline void fwd_tile_to(const FwdArgs& a, int64_t o0, int64_t q, float* out, int
       const float* wt = wc + t * 4;
 #pragma GCC unroll 16
       for (int oo = 0; oo < OB; ++oo) {
-        const reg w = V::set1(wt[(oo / 4) * wgroup + (oo % 4)]);
+        const reg w = V::set1(wt[((r0 + oo) / 4) * wgroup + (r0 + oo) % 4]);
 #pragma GCC unroll 16
         for (int nv = 0; nv < NV; ++nv) acc[oo][nv] = V::fma(w, xv[nv], acc[oo][nv]);
       }
