@@ -137,6 +137,7 @@ std::vector<Conv2dGeometry> shapes() {
       geom(1, 8, 4, 4, 8, 3, 3, 1, 1),
       geom(33, 64, 6, 9, 10, 3, 3, 1, 1),
       geom(3, 12, 35, 18, 64, 3, 3, 1, 1),
+      geom(18, 11, 6, 7, 9, 3, 3, 1, 1),  // C = 11: the weight-gradient loop's 1-tap tiles
   };
 }
 
