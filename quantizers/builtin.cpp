@@ -2,6 +2,7 @@
 // register function's declaration and call here.
 #include "quantizers/builtin.h"
 
+#include "quantizers/fsp.h"
 #include "quantizers/fsq.h"
 #include "quantizers/grouped_residual_vq.h"
 #include "quantizers/latent_quantize.h"
@@ -28,6 +29,7 @@ void register_builtin_quantizers() {
   register_sim_vq();
   register_residual_sim_vq();
   register_latent_quantize();
+  register_fsp();
 }
 
 }  // namespace vq

@@ -67,6 +67,21 @@ int64_t log2_ceil(int64_t k) {
   return c;
 }
 
+Tensor mixed_radix_index(const Tensor& level_indices, const std::vector<int64_t>& levels) {
+  const int64_t c = static_cast<int64_t>(levels.size());
+  check<ShapeError>(level_indices.dim() >= 1 && level_indices.size(-1) == c, "mixed_radix_index: last axis must be ",
+                    c, " (len(levels)), got level_indices=", shape_str(level_indices.shape()));
+  const Tensor lvl = level_indices.to(DType::i64);
+  Shape out_shape(lvl.shape().begin(), lvl.shape().end() - 1);
+  Tensor idx = Tensor::zeros(out_shape, DType::i64, lvl.device());
+  int64_t basis = 1;
+  for (int64_t j = 0; j < c; ++j) {
+    idx = ops::add(idx, ops::mul(lvl.select(-1, j), static_cast<double>(basis)));
+    basis *= levels[static_cast<size_t>(j)];
+  }
+  return idx;
+}
+
 Tensor random_orthogonal(int64_t c, Generator& gen) {
   Tensor r = Tensor::empty({c, c});
   nn::init::orthogonal_(r, 1.0, gen);

@@ -50,6 +50,11 @@ Tensor last_to_channel(const Tensor& t);
 // ---------------- small shared helpers ----------------
 // Smallest c >= 0 with 2^c >= k (log2 of a power of two k); k <= 2^62.
 int64_t log2_ceil(int64_t k);
+// FSQ's mixed-radix index of per-dimension levels (first dimension least significant):
+// level_indices i64 [..., c] (c == levels.size()) -> i64 [...], sum_j lvl_j * prod(L_<j),
+// in integers on level_indices' device (FSP; FSQ has it fused in its kernel).
+// ShapeError when the last axis is not c.
+Tensor mixed_radix_index(const Tensor& level_indices, const std::vector<int64_t>& levels);
 // orthogonal_rotation: a (c, c) f32 CPU matrix from nn::init::orthogonal_ (gain 1) on gen.
 Tensor random_orthogonal(int64_t c, Generator& gen);
 // z [..., c] -> z @ R over the last axis (R^T when inverse), R (c, c) moved to z's

@@ -42,6 +42,7 @@ GROUPS = {
     "optim": ("gen_optim", ["SGD", "Adam", "AdamW", "clip_grad_norm_"]),
     "autoencoder": ("gen_autoencoder", ["AutoEncoder"]),
     "simvq": ("gen_simvq", ["SimVQ", "ResidualSimVQ", "LatentQuantize"]),
+    "more": ("gen_more", ["FSP", "BinaryMapper", "HierarchicalVQ"]),
 }
 
 DOC = os.path.join(common.REPO_ROOT, "docs", "parity-fixtures.md")

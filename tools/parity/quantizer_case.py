@@ -22,10 +22,12 @@ MARGIN_KIND = {
     "LFQ": "lfq", "ResidualLFQ": "lfq",
     "GroupedResidualVQ": "vq", "GroupedResidualFSQ": "fsq", "GroupedResidualLFQ": "lfq",
     "SimVQ": "simvq", "ResidualSimVQ": "simvq", "LatentQuantize": "latent",
+    "FSP": "fsp", "BinaryMapper": "binary",
 }
 
 # minimum decision margin accepted (see index_margin in the format doc)
-MIN_MARGIN = {"vq": 2e-3, "fsq": 2e-3, "lfq": 2e-3, "simvq": 2e-3, "latent": 2e-3}
+MIN_MARGIN = {"vq": 2e-3, "fsq": 2e-3, "lfq": 2e-3, "simvq": 2e-3, "latent": 2e-3, "fsp": 2e-3,
+              "binary": 2e-3}
 
 
 # ------------------------------------------------------------ state setters
@@ -108,6 +110,44 @@ def record_latent_margins(module):
         del module.quantize
 
 
+@contextmanager
+def record_fsp_margins(module):
+    """FSP.quantize_act_value: distance of min(a, 1 - eps) * L to the nearest
+    integer (the floor boundary)."""
+    rec = MarginRecorder()
+    orig = module.quantize_act_value
+
+    def quantize_act_value(act_z, eps):
+        d = (act_z.detach().clamp_max(1.0 - eps) * module._levels).double()
+        rec.add(float((d - d.round()).abs().min()))
+        return orig(act_z, eps)
+
+    module.quantize_act_value = quantize_act_value
+    try:
+        yield rec
+    finally:
+        del module.quantize_act_value
+
+
+@contextmanager
+def record_binary_margins(module, call):
+    """BinaryMapper, deterministic: |logit / temperature| (distance of the
+    probability to the 0.5 threshold, in logit units)."""
+    rec = MarginRecorder()
+    orig = module.forward
+    temperature = float(call.get("temperature", 1.0))
+
+    def forward(logits, *a, **k):
+        rec.add(float((logits.detach() / temperature).abs().min()))
+        return orig(logits, *a, **k)
+
+    module.forward = forward
+    try:
+        yield rec
+    finally:
+        del module.forward
+
+
 # ------------------------------------------------------------ output parsing
 
 def parse_outputs(module_name, out):
@@ -129,6 +169,11 @@ def parse_outputs(module_name, out):
         if len(out) > 3:
             res["all_codes"] = out[3]
     elif module_name in ("SimVQ", "LatentQuantize"):
+        res["quantized"], res["indices"], res["loss"] = out
+    elif module_name == "FSP":
+        res["quantized"], res["indices"], res["loss"] = out[0], out[1], out[2]
+    elif module_name == "BinaryMapper":
+        # call must pass return_indices=True
         res["quantized"], res["indices"], res["loss"] = out
     elif module_name == "ResidualSimVQ":
         res["quantized"], res["indices"], res["loss"] = out[0], out[1], out[2]
@@ -236,6 +281,10 @@ def _run_once(cls, module_name, config, mode, seed, x_shape, call, prepare,
         ctx = record_simvq_margins(mod)
     elif kind == "latent":
         ctx = record_latent_margins(mod)
+    elif kind == "fsp":
+        ctx = record_fsp_margins(mod)
+    elif kind == "binary":
+        ctx = record_binary_margins(mod, call)
     else:
         ctx = record_lfq_margins(mod)
     with ctx as rec:
