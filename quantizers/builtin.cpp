@@ -2,6 +2,7 @@
 // register function's declaration and call here.
 #include "quantizers/builtin.h"
 
+#include "quantizers/binary_mapper.h"
 #include "quantizers/fsp.h"
 #include "quantizers/fsq.h"
 #include "quantizers/grouped_residual_vq.h"
@@ -30,6 +31,7 @@ void register_builtin_quantizers() {
   register_residual_sim_vq();
   register_latent_quantize();
   register_fsp();
+  register_binary_mapper();
 }
 
 }  // namespace vq
