@@ -6,6 +6,7 @@
 #include "quantizers/fsp.h"
 #include "quantizers/fsq.h"
 #include "quantizers/grouped_residual_vq.h"
+#include "quantizers/hierarchical_vq.h"
 #include "quantizers/latent_quantize.h"
 #include "quantizers/lfq.h"
 #include "quantizers/residual_fsq.h"
@@ -32,6 +33,7 @@ void register_builtin_quantizers() {
   register_latent_quantize();
   register_fsp();
   register_binary_mapper();
+  register_hierarchical_vq();
 }
 
 }  // namespace vq

@@ -1,4 +1,5 @@
-"""Golden fixtures for FSP and BinaryMapper (tests/fixtures/{FSP,BinaryMapper}/).
+"""Golden fixtures for FSP, BinaryMapper and HierarchicalVQ
+(tests/fixtures/{FSP,BinaryMapper,HierarchicalVQ}/).
 
 FSP's only state is its optional projections. Its training path perturbs with
 torch's random stream unless quantize_rate = 1.0, so training cases use
@@ -9,6 +10,12 @@ backward goes through it only in training, like every generator here).
 BinaryMapper samples Bernoulli bits unless deterministic: every case is
 deterministic (the `deterministic` call argument, or deterministic_on_eval in
 eval), and passes return_indices=True so the output is (one_hot, indices, aux).
+
+HierarchicalVQ: the VectorQuantize codebooks are put in a given state
+(vq_state: initted, so no k-means) and threshold_ema_dead_code=0 (no random
+refill); no nested dropout (Python's random). `indices` is the per-level index
+tuple flattened and concatenated, (b, sum n_i); no decode is stored (the
+reference decodes a tuple).
 """
 
 from contextlib import contextmanager
@@ -16,7 +23,7 @@ from contextlib import contextmanager
 import torch
 
 import tolerance
-from quantizer_case import run_case
+from quantizer_case import lens_tensor, run_case, vq_state
 
 
 def _float64_everywhere_with_casts(orig_ctx=tolerance.float64_everywhere):
@@ -41,7 +48,7 @@ def _float64_everywhere_with_casts(orig_ctx=tolerance.float64_everywhere):
 
 tolerance.float64_everywhere = _float64_everywhere_with_casts()
 
-F, B = "FSP", "BinaryMapper"
+F, B, H = "FSP", "BinaryMapper", "HierarchicalVQ"
 
 
 def generate():
@@ -95,3 +102,28 @@ def generate():
     run_case(module=B, name="bits5_single_lead_train", case="BinaryMapper bits=5, logits (n, bits) (one leading axis), calc_aux_loss=False",
              config={"bits": 5}, mode="train", seed=824, x_shape=(6, 5), x_scale=2.0,
              call={**det, "calc_aux_loss": False})
+
+    img = {"dim": 8, "codebook_size": 16, "scales": [1, 2, 4], "accept_image_fmap": True,
+           "threshold_ema_dead_code": 0}
+    run_case(module=H, name="image_eval", case="HierarchicalVQ image, scales (1,2,4) on 4x4: pooling, VQ, bilinear upsampling, shared phi",
+             config=img, mode="eval", seed=830, x_shape=(2, 8, 4, 4), prepare=vq_state())
+    run_case(module=H, name="image_odd_scales_train", case="HierarchicalVQ image scales (1,2,3,5) on 5x5 (uneven pooling windows, fractional bilinear), EMA update",
+             config={**img, "scales": [1, 2, 3, 5]}, mode="train", seed=831, x_shape=(2, 8, 5, 5), prepare=vq_state())
+    run_case(module=H, name="seq_channel_last_per_level_phi_train", case="HierarchicalVQ 1-D, channel_first=False (b, n, dim), share_quant_resi=0 (one phi per level), linear interpolation",
+             config={"dim": 8, "codebook_size": 16, "scales": [1, 3, 6], "channel_first": False, "share_quant_resi": 0,
+                     "threshold_ema_dead_code": 0},
+             mode="train", seed=832, x_shape=(2, 6, 8), prepare=vq_state())
+    run_case(module=H, name="separate_codebooks_train", case="HierarchicalVQ shared_codebook=False, codebook_size [8,16,16], share_quant_resi=2 (phi by rounded position), commitment_weight 0.5",
+             config={**img, "shared_codebook": False, "codebook_size": [8, 16, 16], "share_quant_resi": 2,
+                     "commitment_weight": 0.5},
+             mode="train", seed=833, x_shape=(2, 8, 4, 4), prepare=vq_state())
+    run_case(module=H, name="lens_train", case="HierarchicalVQ 1-D with lens (masked pooling, global masked mean at scale 1, masked output zeros)",
+             config={"dim": 8, "codebook_size": 16, "scales": [1, 2, 4, 8], "threshold_ema_dead_code": 0},
+             mode="train", seed=834, x_shape=(2, 8, 8), lens=lens_tensor([8, 5]), prepare=vq_state())
+    run_case(module=H, name="video_3d_train", case="HierarchicalVQ accept_3d_fmap, scales (1, 2, [2,3,3]) on (2,3,3): adaptive pool 3-D, trilinear, conv3d phi",
+             config={"dim": 4, "codebook_size": 16, "scales": [1, 2, [2, 3, 3]], "accept_3d_fmap": True,
+                     "threshold_ema_dead_code": 0},
+             mode="train", seed=835, x_shape=(1, 4, 2, 3, 3), prepare=vq_state())
+    run_case(module=H, name="identity_phi_eval", case="HierarchicalVQ quant_resi=0 (phi is the identity), image scales (1,[1,2],[3,3]) non-square",
+             config={**img, "scales": [1, [1, 2], [3, 3]], "quant_resi": 0.0}, mode="eval", seed=836,
+             x_shape=(2, 8, 3, 3), prepare=vq_state())

@@ -22,7 +22,7 @@ MARGIN_KIND = {
     "LFQ": "lfq", "ResidualLFQ": "lfq",
     "GroupedResidualVQ": "vq", "GroupedResidualFSQ": "fsq", "GroupedResidualLFQ": "lfq",
     "SimVQ": "simvq", "ResidualSimVQ": "simvq", "LatentQuantize": "latent",
-    "FSP": "fsp", "BinaryMapper": "binary",
+    "FSP": "fsp", "BinaryMapper": "binary", "HierarchicalVQ": "vq",
 }
 
 # minimum decision margin accepted (see index_margin in the format doc)
@@ -175,6 +175,10 @@ def parse_outputs(module_name, out):
     elif module_name == "BinaryMapper":
         # call must pass return_indices=True
         res["quantized"], res["indices"], res["loss"] = out
+    elif module_name == "HierarchicalVQ":
+        # the per-level index tensors (b, *level_shape), flattened and concatenated: (b, sum n_i)
+        res["quantized"], res["loss"] = out[0], out[2]
+        res["indices"] = torch.cat([i.reshape(i.shape[0], -1) for i in out[1]], dim=1)
     elif module_name == "ResidualSimVQ":
         res["quantized"], res["indices"], res["loss"] = out[0], out[1], out[2]
         if len(out) > 3:
