@@ -60,18 +60,6 @@ Variable along_axis(const Variable& x, int64_t axis, const Tensor& M) {
   return ag::permute(y, inv);
 }
 
-// x (b, c, *spatial) -> (b, c, *to) by adaptive average pooling (pool) or linear
-// interpolation; axes already of the target size are left alone (torch is the identity there).
-Variable resample(const Variable& x, const Shape& to, bool pool) {
-  Variable y = x;
-  for (size_t k = 0; k < to.size(); ++k) {
-    const int64_t axis = static_cast<int64_t>(k) + 2, in = y.size(axis);
-    if (in == to[k]) continue;
-    y = along_axis(y, axis, pool ? pool_matrix(in, to[k]) : interp_matrix(in, to[k]));
-  }
-  return y;
-}
-
 Shape spatial_of(const Variable& x) { return Shape(x.shape().begin() + 2, x.shape().end()); }
 
 // (b, c, *spatial) <-> (b, n, c)
@@ -91,13 +79,51 @@ Variable unflatten_spatial(const Variable& x, const Shape& spatial) {
   return ag::permute(ag::reshape(x, s), perm);
 }
 
+}  // namespace
+
+namespace hvq {
+
+Variable resample(const Variable& x, const Shape& to, bool pool) {
+  Variable y = x;
+  for (size_t k = 0; k < to.size(); ++k) {
+    const int64_t axis = static_cast<int64_t>(k) + 2, in = y.size(axis);
+    if (in == to[k]) continue;
+    y = along_axis(y, axis, pool ? pool_matrix(in, to[k]) : interp_matrix(in, to[k]));
+  }
+  return y;
+}
+
+Variable conv3_same(const Variable& x, const Variable& w, const Variable& b) {
+  const int64_t k = x.dim() - 2;
+  check<ShapeError>(k >= 1 && k <= 3 && w.dim() == k + 2, "HierarchicalVQ.conv3_same: expected x (b, c, *spatial) ",
+                    "with 1 to 3 spatial axes and a weight of rank ", x.dim(), ", got x=", shape_str(x.shape()),
+                    ", weight=", shape_str(w.shape()));
+  if (k == 2) return nn::conv2d(x, w, b, {1, 1}, {1, 1});
+  if (k == 1) return ag::squeeze(nn::conv2d(ag::unsqueeze(x, 2), ag::unsqueeze(w, 2), b, {1, 1}, {0, 1}), 2);
+  // 3-D: sum over the depth taps of 2-D convolutions of the depth-padded input
+  const int64_t B = x.size(0), C = x.size(1), D = x.size(2), H = x.size(3), W = x.size(4), O = w.size(0);
+  Variable xp = ag::pad(x, {0, 0, 0, 0, 1, 1});
+  Variable out;
+  for (int64_t kd = 0; kd < 3; ++kd) {
+    Variable s = ag::reshape(ag::permute(ag::narrow(xp, 2, kd, D), {0, 2, 1, 3, 4}), {B * D, C, H, W});
+    Variable y = nn::conv2d(s, ag::select(w, 2, kd), Variable(), {1, 1}, {1, 1});
+    out = out.defined() ? ag::add(out, y) : y;
+  }
+  out = ag::permute(ag::reshape(out, {B, D, O, H, W}), {0, 2, 1, 3, 4});
+  return ag::add(out, ag::reshape(b, {1, O, 1, 1, 1}));
+}
+
+}  // namespace hvq
+
+namespace {
+
 // ---------------- phi: lerp(x, conv3(x), r) ----------------
 
 // The reference's nn.Conv{1,2,3}d(dim, dim, 3, padding=1) (child "conv": weight, bias),
 // torch's default init (uniform +-1/sqrt(dim * 3^k)); 1-D and 3-D run through conv2d.
 class PhiConv : public nn::Module {
  public:
-  PhiConv(int64_t c, int64_t k, Generator& gen) : k_(k) {
+  PhiConv(int64_t c, int64_t k, Generator& gen) {
     Shape ws{c, c};
     for (int64_t i = 0; i < k; ++i) ws.push_back(3);
     const double bound = 1.0 / std::sqrt(static_cast<double>(c) * std::pow(3.0, static_cast<double>(k)));
@@ -107,27 +133,8 @@ class PhiConv : public nn::Module {
     register_parameter("weight", w);
     register_parameter("bias", b);
   }
-  Variable forward(const Variable& x) {
-    const Variable& w = *find_parameter("weight");
-    const Variable& b = *find_parameter("bias");
-    if (k_ == 2) return nn::conv2d(x, w, b, {1, 1}, {1, 1});
-    if (k_ == 1)
-      return ag::squeeze(nn::conv2d(ag::unsqueeze(x, 2), ag::unsqueeze(w, 2), b, {1, 1}, {0, 1}), 2);
-    // 3-D: sum over the depth taps of 2-D convolutions of the depth-padded input
-    const int64_t B = x.size(0), C = x.size(1), D = x.size(2), H = x.size(3), W = x.size(4);
-    Variable xp = ag::pad(x, {0, 0, 0, 0, 1, 1});
-    Variable out;
-    for (int64_t kd = 0; kd < 3; ++kd) {
-      Variable s = ag::reshape(ag::permute(ag::narrow(xp, 2, kd, D), {0, 2, 1, 3, 4}), {B * D, C, H, W});
-      Variable y = nn::conv2d(s, ag::select(w, 2, kd), Variable(), {1, 1}, {1, 1});
-      out = out.defined() ? ag::add(out, y) : y;
-    }
-    out = ag::permute(ag::reshape(out, {B, D, C, H, W}), {0, 2, 1, 3, 4});
-    return ag::add(out, ag::reshape(b, {1, C, 1, 1, 1}));
-  }
+  Variable forward(const Variable& x) { return hvq::conv3_same(x, *find_parameter("weight"), *find_parameter("bias")); }
 
- private:
-  int64_t k_;
 };
 
 class Phi : public nn::Module {
@@ -296,7 +303,7 @@ Variable HierarchicalVQ::apply_phi(const Variable& x, int64_t level) {
 }
 
 Variable HierarchicalVQ::upsample_to_full(const Variable& q, const Shape& full, int64_t level) {
-  Variable u = spatial_of(q) == full ? q : resample(q, full, false);
+  Variable u = spatial_of(q) == full ? q : hvq::resample(q, full, false);
   return apply_phi(u, level);
 }
 
@@ -357,9 +364,9 @@ HierarchicalVQOutput HierarchicalVQ::forward(const Variable& x_in, const Tensor&
     Variable down;
     vc.mask = Tensor();
     if (!mask_f.defined()) {
-      down = resample(residual, ls, true);
+      down = hvq::resample(residual, ls, true);
     } else {
-      const Tensor pooled_mask = resample(mask_f, ls, true).value();  // (b, 1, *ls)
+      const Tensor pooled_mask = hvq::resample(mask_f, ls, true).value();  // (b, 1, *ls)
       const bool coarsest = std::all_of(ls.begin(), ls.end(), [](int64_t s) { return s == 1; });
       Variable masked = ag::mul(residual, mask_f);
       if (coarsest) {
@@ -369,7 +376,7 @@ HierarchicalVQOutput HierarchicalVQ::forward(const Variable& x_in, const Tensor&
         Variable den = ag::clamp(ag::sum(ag::expand(mask_f, residual.shape()), axes, true), 1e-5, std::nullopt);
         down = ag::div(num, den);
       } else {
-        down = ag::div(resample(masked, ls, true), Variable(ops::clamp(pooled_mask, 1e-6, std::nullopt)));
+        down = ag::div(hvq::resample(masked, ls, true), Variable(ops::clamp(pooled_mask, 1e-6, std::nullopt)));
       }
       vc.mask = ops::gt(pooled_mask, 0.0).reshape({b, -1});
     }

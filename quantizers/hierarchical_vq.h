@@ -20,6 +20,17 @@
 
 namespace vq {
 
+namespace hvq {
+// x (b, c, *spatial) f32 -> (b, c, *to): torch's adaptive_avg_pool{1,2,3}d (pool) or
+// interpolate(mode (bi/tri)linear, align_corners=False), as one small matmul per spatial
+// axis whose size changes. Differentiable (linear in x).
+Variable resample(const Variable& x, const Shape& to, bool pool);
+// nn.Conv{1,2,3}d(c, c, 3, padding=1): x (b, c, *spatial) with 1 to 3 spatial axes,
+// weight (c, c, 3, ...), bias (c,). 1-D and 3-D run through conv2d (3-D: sum over the
+// depth taps). ShapeError for other ranks.
+Variable conv3_same(const Variable& x, const Variable& weight, const Variable& bias);
+}  // namespace hvq
+
 // The reference's keyword-only constructor arguments and defaults.
 struct HierarchicalVQOptions {
   int64_t dim = 0;                          // required
