@@ -43,9 +43,8 @@ BinaryMapper::BinaryMapper(BinaryMapperOptions o, Generator& gen) : opts_(std::m
 }
 
 void BinaryMapper::check_logits(const Variable& logits, const char* what) const {
-  check<ShapeError>(logits.dim() >= 2 && logits.size(-1) == opts_.bits, what, ": logits must be (..., bits) with ",
-                    "a last dimension of ", opts_.bits, " and at least one leading axis, got logits=",
-                    shape_str(logits.shape()));
+  check<ShapeError>(logits.dim() >= 1 && logits.size(-1) == opts_.bits, what, ": logits must be (..., bits) with ",
+                    "a last dimension of ", opts_.bits, ", got logits=", shape_str(logits.shape()));
   check<DTypeError>(logits.dtype() == DType::f32, what, ": logits must be f32, got ", dtype_name(logits.dtype()));
 }
 

@@ -47,7 +47,7 @@ class BinaryMapper : public Quantizer {
   // Throws ConfigError for invalid options. gen: the Bernoulli draws.
   explicit BinaryMapper(BinaryMapperOptions opts, Generator& gen = default_generator());
 
-  // logits (..., bits) f32, any number of leading axes (at least one).
+  // logits (..., bits) f32, any number of leading axes (none: indices is a scalar).
   // ShapeError when the last axis is not bits; ConfigError when temperature <= 0.
   BinaryMapperOutput forward(const Variable& logits, const BinaryMapperCall& call = {});
 

@@ -142,6 +142,11 @@ TEST_CASE("binary mapper: defaults per mode, deterministic_on_eval, decode") {
     CHECK(ev[r] == want);
   }
   CHECK(test::max_abs_diff(bm->get_output_from_indices(e.indices), e.one_hot.value()) == 0.0);
+  // no leading axis: (bits,) -> one-hot (2^bits,), scalar index
+  const BinaryMapperOutput one = bm->forward(Variable(Tensor::from_vector({1.f, -1.f, 2.f}, {3})));
+  CHECK(one.one_hot.shape() == Shape{8});
+  CHECK(one.indices.shape() == Shape{});
+  CHECK(one.indices.to_vector<int64_t>()[0] == 5);
   CHECK(bm->state_dict().empty());
 }
 
