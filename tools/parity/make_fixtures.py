@@ -11,7 +11,7 @@ Usage:
     python tools/parity/make_fixtures.py --check         # only verify the files on disk
     python tools/parity/make_fixtures.py --no-doc        # do not rewrite the case table
 
-Groups: vq, fsq, lfq, residual, layers, optim, autoencoder. After generating, every file
+Groups: vq, fsq, lfq, residual, layers, optim, autoencoder, simvq, more. After generating, every file
 is re-read with safetensors and checked against the format of
 docs/parity-fixtures.md, and the case table at the end of that document is
 rewritten.
