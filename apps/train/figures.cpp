@@ -121,7 +121,7 @@ Canvas code_usage_figure(const CodeStats& stats, const std::string& title) {
   }
   const int bar = std::max(1, 800 / bins);
   const int left = 70, top = 52, plot_h = 280;
-  Canvas c(left + bins * bar + 30, top + plot_h + 60, {255, 255, 255});
+  Canvas c(left + bins * bar + 40, top + plot_h + 60, {255, 255, 255});  // room for "even"
   c.text(6, 8, title, kBlack);
   const double uniform = double(total) / double(bins);
   const int64_t hmax = std::max<int64_t>(1, *std::max_element(h.begin(), h.end()));
