@@ -12,20 +12,11 @@
 
 #include "quantizers/quantizer.h"
 #include "quantizers/run_case.h"
+#include "tests/support/fixture_case.h"
 
 namespace vq::test {
 
 namespace fs = std::filesystem;
-
-std::vector<std::string> fixture_files(const std::string& module_folder) {
-  std::vector<std::string> out;
-  fs::path dir = fs::path(VQ_SOURCE_DIR) / "tests" / "fixtures" / module_folder;
-  if (!fs::exists(dir)) return out;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".safetensors") out.push_back(e.path().string());
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 void compare_tensor(const std::string& name, const Tensor& got_in, const Tensor& want,
                     double rtol, double atol, std::vector<std::string>& failures) {
@@ -67,48 +58,15 @@ bool is_input(const std::string& n) {
          n.rfind("state_in.", 0) == 0;
 }
 
-nlohmann::json meta_json(const SafetensorsFile& f, const char* key) {
-  auto it = f.metadata.find(key);
-  return it == f.metadata.end() ? nlohmann::json::object() : nlohmann::json::parse(it->second);
-}
-
 }  // namespace
-
-// Config overrides for fixtures that record a reference quirk we fix by default
-// (tests/fixtures/known_deviations.json, keyed by "<Module>/<file>").
-nlohmann::json deviation_overrides(const std::string& path) {
-  static const nlohmann::json table = [] {
-    std::ifstream in((fs::path(VQ_SOURCE_DIR) / "tests" / "fixtures" / "known_deviations.json").string());
-    return in ? nlohmann::json::parse(in) : nlohmann::json::object();
-  }();
-  fs::path p(path);
-  std::string key = p.parent_path().filename().string() + "/" + p.filename().string();
-  if (table.contains(key)) return table.at(key).value("config_overrides", nlohmann::json::object());
-  return nlohmann::json::object();
-}
 
 ReplayResult replay_quantizer_fixture(const std::string& path) {
   ReplayResult r;
   SafetensorsFile f = load_safetensors(path);
-  QuantizerCase c;
-  c.module = f.metadata.at("module");
+  QuantizerCase c = quantizer_case_from_fixture(f, path);
   auto known = registered_quantizers();
   if (std::find(known.begin(), known.end(), c.module) == known.end()) return r;
   r.replayed = true;
-
-  c.config = meta_json(f, "config");
-  c.config.update(deviation_overrides(path));
-  c.kwargs = meta_json(f, "call");
-  c.train = f.metadata.at("mode") == "train";
-  c.x_requires_grad = f.metadata.count("x_requires_grad") && f.metadata.at("x_requires_grad") == "true";
-  c.x = f.tensors.at("x");
-  for (const auto& kv : f.tensors) {
-    if (kv.first.rfind("state_in.", 0) == 0) c.state[kv.first.substr(9)] = kv.second;
-    if (kv.first == "mask" || kv.first == "lens") c.tensors[kv.first] = kv.second;
-  }
-  if (f.tensors.count("grad_output")) c.grad_output = f.tensors.at("grad_output");
-  if (f.tensors.count("grad_loss")) c.grad_loss = f.tensors.at("grad_loss");
-  c.decode = f.tensors.count("output_from_indices") || f.tensors.count("codes_from_indices");
   auto got = run_quantizer_case(c);
 
   double rtol = 1e-5, atol = 1e-6;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/safetensors.h"
+#include "tests/support/fixture_case.h"  // fixture_files, quantizer_case_from_fixture
 
 namespace vq::test {
 
@@ -21,8 +22,5 @@ ReplayResult replay_quantizer_fixture(const std::string& path);
 // integer dtypes); appends a readable line to failures on mismatch.
 void compare_tensor(const std::string& name, const Tensor& got, const Tensor& want, double rtol,
                     double atol, std::vector<std::string>& failures);
-
-// All files under tests/fixtures/<module>/ (sorted), for every module folder.
-std::vector<std::string> fixture_files(const std::string& module_folder);
 
 }  // namespace vq::test

@@ -15,6 +15,7 @@
 #include "quantizers/fsp.h"
 #include "quantizers/quantizer.h"
 #include "quantizers/run_case.h"
+#include "tests/support/fixture_case.h"
 
 using namespace vq;
 
@@ -38,52 +39,16 @@ void expect_close(const std::string& what, const Tensor& cpu, const Tensor& gpu)
                 (first >= 0 ? x[first] : 0.0), " cuda ", (first >= 0 ? y[first] : 0.0));
 }
 
-int replay_folder(const std::string& module) {
-  namespace fs = std::filesystem;
-  fs::path dir = fs::path(VQ_SOURCE_DIR) / "tests" / "fixtures" / module;
-  int files = 0;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.path().extension() != ".safetensors") continue;
-    CAPTURE(e.path().filename().string());
-    SafetensorsFile f = load_safetensors(e.path().string());
-    QuantizerCase c;
-    c.module = module;
-    c.config = nlohmann::json::parse(f.metadata.at("config"));
-    c.kwargs = nlohmann::json::parse(f.metadata.at("call"));
-    c.train = f.metadata.at("mode") == "train";
-    c.x_requires_grad = f.metadata.at("x_requires_grad") == "true";
-    c.x = f.tensors.at("x");
-    for (const auto& kv : f.tensors)
-      if (kv.first.rfind("state_in.", 0) == 0) c.state[kv.first.substr(9)] = kv.second;
-    for (const char* t : {"mask", "lens"})
-      if (f.tensors.count(t)) c.tensors[t] = f.tensors.at(t);
-    if (f.tensors.count("grad_output")) c.grad_output = f.tensors.at("grad_output");
-    if (f.tensors.count("grad_loss")) c.grad_loss = f.tensors.at("grad_loss");
-    c.decode = true;
-    QuantizerCase g = c;
-    c.device = cpu_device();
-    g.device = cuda_device();
-    const auto a = run_quantizer_case(c), b = run_quantizer_case(g);
-    for (const auto& kv : a) {
-      REQUIRE(b.count(kv.first) == 1);
-      expect_close(kv.first, kv.second, b.at(kv.first));
-    }
-    CHECK(a.size() == b.size());
-    ++files;
-  }
-  return files;
-}
-
 }  // namespace
 
-TEST_CASE("fsp/binary/hvq CUDA: FSP fixtures agree across devices") { CHECK(replay_folder("FSP") == 11); }
+TEST_CASE("fsp/binary/hvq CUDA: FSP fixtures agree across devices") { CHECK(test::check_fixtures_across_devices("FSP", cuda_device()) == 11); }
 
 TEST_CASE("fsp/binary/hvq CUDA: BinaryMapper fixtures agree across devices") {
-  CHECK(replay_folder("BinaryMapper") == 5);
+  CHECK(test::check_fixtures_across_devices("BinaryMapper", cuda_device()) == 5);
 }
 
 TEST_CASE("fsp/binary/hvq CUDA: HierarchicalVQ fixtures agree across devices") {
-  CHECK(replay_folder("HierarchicalVQ") == 7);
+  CHECK(test::check_fixtures_across_devices("HierarchicalVQ", cuda_device()) == 7);
 }
 
 TEST_CASE("fsp/binary/hvq CUDA: random paths draw the same numbers on both devices") {
