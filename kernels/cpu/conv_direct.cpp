@@ -58,13 +58,13 @@ ConvIsa env_isa() {
 
 std::atomic<int> g_forced{-1};
 
-ConvIsa clamp_isa(ConvIsa isa) { return std::min(isa, hardware_isa()); }
-
 }  // namespace
+
+ConvIsa conv_isa_clamp(ConvIsa isa) { return std::min(isa, hardware_isa()); }
 
 ConvIsa conv_isa() {
   const int forced = g_forced.load(std::memory_order_relaxed);
-  if (forced >= 0) return clamp_isa(static_cast<ConvIsa>(std::min(forced, 2)));
+  if (forced >= 0) return conv_isa_clamp(static_cast<ConvIsa>(std::min(forced, 2)));
   return env_isa();
 }
 
@@ -199,25 +199,11 @@ void pack_parity(float* dst, int64_t cs, int64_t lead, const float* src, int64_t
 }
 
 void run_fwd(ConvIsa isa, const FwdArgs& a) {
-  switch (clamp_isa(isa)) {
-    case ConvIsa::avx512:
-      return conv_direct::fwd_avx512(a);
-    case ConvIsa::avx2:
-      return conv_direct::fwd_avx2(a);
-    default:
-      return conv_direct::fwd_scalar(a);
-  }
+  conv_run_isa(isa, conv_direct::fwd_avx512, conv_direct::fwd_avx2, conv_direct::fwd_scalar, a);
 }
 
 void run_dw(ConvIsa isa, const DwArgs& a) {
-  switch (clamp_isa(isa)) {
-    case ConvIsa::avx512:
-      return conv_direct::dw_avx512(a);
-    case ConvIsa::avx2:
-      return conv_direct::dw_avx2(a);
-    default:
-      return conv_direct::dw_scalar(a);
-  }
+  conv_run_isa(isa, conv_direct::dw_avx512, conv_direct::dw_avx2, conv_direct::dw_scalar, a);
 }
 
 bool go_parallel(int64_t chunks) {

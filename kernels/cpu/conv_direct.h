@@ -25,6 +25,18 @@ enum class ConvIsa { scalar = 0, avx2 = 1, avx512 = 2 };
 ConvIsa conv_isa();
 // Whether this CPU can run `isa`.
 bool conv_isa_supported(ConvIsa isa);
+// isa lowered to the best level this CPU supports.
+ConvIsa conv_isa_clamp(ConvIsa isa);
+// Calls the variant of a kernel for conv_isa_clamp(isa).
+template <class Args>
+inline void conv_run_isa(ConvIsa isa, void (*avx512)(const Args&), void (*avx2)(const Args&),
+                         void (*scalar)(const Args&), const Args& a) {
+  switch (conv_isa_clamp(isa)) {
+    case ConvIsa::avx512: return avx512(a);
+    case ConvIsa::avx2: return avx2(a);
+    default: return scalar(a);
+  }
+}
 // Test hook: force a level (clamped to what the CPU supports); -1 restores automatic
 // detection. Not thread-safe with concurrent convolutions.
 void conv_force_isa(int level);

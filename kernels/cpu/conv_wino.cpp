@@ -25,53 +25,20 @@ constexpr int64_t kBlockPos = kTilesPerBlock * kWinoLanes;
 
 const double kG[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
 
-ConvIsa clamp(ConvIsa isa) {
-  while (!conv_isa_supported(isa)) isa = static_cast<ConvIsa>(static_cast<int>(isa) - 1);
-  return isa;
-}
-
 void run_in(ConvIsa isa, const WinoInArgs& a) {
-  switch (isa) {
-    case ConvIsa::avx512:
-      return conv_direct::wino_in_avx512(a);
-    case ConvIsa::avx2:
-      return conv_direct::wino_in_avx2(a);
-    default:
-      return conv_direct::wino_in_scalar(a);
-  }
+  conv_run_isa(isa, conv_direct::wino_in_avx512, conv_direct::wino_in_avx2, conv_direct::wino_in_scalar, a);
 }
 
 void run_dy(ConvIsa isa, const WinoDyArgs& a) {
-  switch (isa) {
-    case ConvIsa::avx512:
-      return conv_direct::wino_dy_avx512(a);
-    case ConvIsa::avx2:
-      return conv_direct::wino_dy_avx2(a);
-    default:
-      return conv_direct::wino_dy_scalar(a);
-  }
+  conv_run_isa(isa, conv_direct::wino_dy_avx512, conv_direct::wino_dy_avx2, conv_direct::wino_dy_scalar, a);
 }
 
 void run_dw(ConvIsa isa, const DwArgs& a) {
-  switch (isa) {
-    case ConvIsa::avx512:
-      return conv_direct::dw_avx512(a);
-    case ConvIsa::avx2:
-      return conv_direct::dw_avx2(a);
-    default:
-      return conv_direct::dw_scalar(a);
-  }
+  conv_run_isa(isa, conv_direct::dw_avx512, conv_direct::dw_avx2, conv_direct::dw_scalar, a);
 }
 
 void run_wino_fwd(ConvIsa isa, const WinoFwdArgs& a) {
-  switch (isa) {
-    case ConvIsa::avx512:
-      return conv_direct::wino_fwd_avx512(a);
-    case ConvIsa::avx2:
-      return conv_direct::wino_fwd_avx2(a);
-    default:
-      return conv_direct::wino_fwd_scalar(a);
-  }
+  conv_run_isa(isa, conv_direct::wino_fwd_avx512, conv_direct::wino_fwd_avx2, conv_direct::wino_fwd_scalar, a);
 }
 
 void gather(ConvIsa isa, float* dst, const float* const* src, int64_t n) {
@@ -211,7 +178,7 @@ bool conv2d_wino_applies(const Conv2dGeometry& g) {
 
 void conv2d_wino_forward(float* y, const float* x, const float* w, const float* bias,
                          const Conv2dGeometry& g, ConvIsa isa) {
-  isa = clamp(isa);
+  isa = conv_isa_clamp(isa);
   const Tiles t(g.H, g.W);
   const int64_t groups = (g.B + kWinoLanes - 1) / kWinoLanes;
   const std::vector<float> U = transform_weights(w, g.O, g.C);
@@ -234,7 +201,7 @@ void conv2d_wino_forward(float* y, const float* x, const float* w, const float* 
 void conv2d_wino_backward(float* dx, float* dw, float* dbias, const float* dy, const float* x,
                           const float* w, const Conv2dGeometry& g, ConvIsa isa) {
   if (!dx && !dw && !dbias) return;
-  isa = clamp(isa);
+  isa = conv_isa_clamp(isa);
   const int64_t B = g.B, C = g.C, H = g.H, W = g.W, O = g.O;
   const Tiles t(H, W);
   const int64_t groups = (B + kWinoLanes - 1) / kWinoLanes;
