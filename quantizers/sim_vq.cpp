@@ -10,6 +10,7 @@
 #include "nn/sequential.h"
 #include "quantizers/functional.h"
 #include "quantizers/options.h"
+#include "quantizers/vq_callables.h"
 
 namespace vq {
 
@@ -84,33 +85,7 @@ std::shared_ptr<nn::Layer> sim_vq_transform_from_json(const nlohmann::json& spec
   const std::string what = std::string(module) + ".codebook_transform";
   check<ConfigError>(spec.is_object(), module, ": option 'codebook_transform' must be an object like ",
                      "{\"type\": \"mlp\", \"hidden\": [128]}, got ", spec.dump());
-  OptionReader r(spec, what);
-  std::string type;
-  r.get("type", type);
-  bool bias = true;
-  r.get("bias", bias);
-  if (type == "linear") {
-    r.finish();
-    return std::make_shared<nn::Linear>(in_dim, out_dim, bias, gen);
-  }
-  check<ConfigError>(type == "mlp", what, ": type must be \"linear\" or \"mlp\", got \"", type, "\"");
-  std::vector<int64_t> hidden;
-  if (spec.contains("hidden") && spec.at("hidden").is_number_integer()) {
-    hidden.push_back(spec.at("hidden").get<int64_t>());
-    r.accept("hidden");
-  } else {
-    r.get("hidden", hidden);
-  }
-  nn::MLPOptions mo;
-  mo.bias = bias;
-  r.get("activation", mo.activation);
-  r.finish();
-  for (int64_t h : hidden) check<ConfigError>(h >= 1, what, ": hidden widths must be >= 1, got ", h);
-  nn::make_activation(mo.activation);  // ConfigError for an unknown name
-  std::vector<int64_t> dims{in_dim};
-  dims.insert(dims.end(), hidden.begin(), hidden.end());
-  dims.push_back(out_dim);
-  return std::make_shared<nn::MLP>(dims, mo, gen);
+  return parse_layer_spec(spec, what).build(in_dim, out_dim, gen);
 }
 
 // ---------------- module ----------------

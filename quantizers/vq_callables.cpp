@@ -29,42 +29,51 @@ VqBridgeFactory shared_per_width(VqBridgeFactory make) {
 
 }  // namespace
 
+LayerSpec parse_layer_spec(const nlohmann::json& spec, const std::string& what, const std::string& type_hint) {
+  OptionReader r(spec, what);
+  LayerSpec ls;
+  std::string type;
+  r.get("type", type);
+  r.get("bias", ls.bias);
+  if (type == "linear") {
+    r.finish();
+    return ls;
+  }
+  check<ConfigError>(type == "mlp", what, ": type must be \"linear\" or \"mlp\", got \"", type, "\"", type_hint);
+  ls.mlp = true;
+  if (spec.contains("hidden") && spec.at("hidden").is_number_integer()) {
+    ls.hidden.push_back(spec.at("hidden").get<int64_t>());
+    r.accept("hidden");
+  } else {
+    r.get("hidden", ls.hidden);
+  }
+  nn::MLPOptions mo;
+  ls.activation = mo.activation;
+  r.get("activation", ls.activation);
+  r.finish();
+  for (int64_t h : ls.hidden) check<ConfigError>(h >= 1, what, ": hidden widths must be >= 1, got ", h);
+  nn::make_activation(ls.activation);  // unknown names fail now, not when a layer is built
+  return ls;
+}
+
+std::shared_ptr<nn::Layer> LayerSpec::build(int64_t in_dim, int64_t out_dim, Generator& gen) const {
+  if (!mlp) return std::make_shared<nn::Linear>(in_dim, out_dim, bias, gen);
+  nn::MLPOptions mo;
+  mo.bias = bias;
+  mo.activation = activation;
+  std::vector<int64_t> dims{in_dim};
+  dims.insert(dims.end(), hidden.begin(), hidden.end());
+  dims.push_back(out_dim);
+  return std::make_shared<nn::MLP>(dims, mo, gen);
+}
+
 VqBridgeFactory vq_bridge_from_json(const nlohmann::json& spec) {
   check<ConfigError>(spec.is_object(), "VectorQuantize: option 'vq_bridge' must be an object like "
                      "{\"type\": \"mlp\", \"hidden\": [64]}, got ", spec.dump());
-  OptionReader r(spec, "VectorQuantize.vq_bridge");
-  std::string type;
-  r.get("type", type);
-  bool bias = true;
-  r.get("bias", bias);
-  if (type == "linear") {
-    r.finish();
-    return shared_per_width([bias](int64_t d, Generator& gen) -> std::shared_ptr<nn::Layer> {
-      return std::make_shared<nn::Linear>(d, d, bias, gen);
-    });
-  }
-  check<ConfigError>(type == "mlp", "VectorQuantize.vq_bridge: type must be \"linear\" or \"mlp\", got \"", type,
-                     "\" (the reference's transformer bridge needs x-transformers and is not supported)");
-  std::vector<int64_t> hidden;
-  if (spec.contains("hidden") && spec.at("hidden").is_number_integer()) {
-    hidden.push_back(spec.at("hidden").get<int64_t>());
-    r.accept("hidden");
-  } else {
-    r.get("hidden", hidden);
-  }
-  nn::MLPOptions mo;
-  mo.bias = bias;
-  r.get("activation", mo.activation);
-  r.finish();
-  for (int64_t h : hidden)
-    check<ConfigError>(h >= 1, "VectorQuantize.vq_bridge: hidden widths must be >= 1, got ", h);
-  nn::make_activation(mo.activation);  // unknown names fail now, not at construction
-  return shared_per_width([hidden, mo](int64_t d, Generator& gen) -> std::shared_ptr<nn::Layer> {
-    std::vector<int64_t> dims{d};
-    dims.insert(dims.end(), hidden.begin(), hidden.end());
-    dims.push_back(d);
-    return std::make_shared<nn::MLP>(dims, mo, gen);
-  });
+  const LayerSpec ls = parse_layer_spec(
+      spec, "VectorQuantize.vq_bridge",
+      " (the reference's transformer bridge needs x-transformers and is not supported)");
+  return shared_per_width([ls](int64_t d, Generator& gen) { return ls.build(d, d, gen); });
 }
 
 InPlaceOptimizerFactory in_place_optimizer_from_json(const nlohmann::json& spec) {

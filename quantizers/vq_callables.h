@@ -17,6 +17,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <string>
+#include <vector>
+
 #include "autograd/variable.h"
 #include "core/generator.h"
 #include "nn/layer.h"
@@ -29,6 +32,23 @@ namespace vq {
 using VqBridgeFactory = std::function<std::shared_ptr<nn::Layer>(int64_t codebook_dim, Generator& gen)>;
 // Makes the in-place optimizer over the Codebook's parameters (embed, then bridge ones).
 using InPlaceOptimizerFactory = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Variable> params)>;
+
+// A small layer described by JSON, shared by vq_bridge and SimVQ's codebook_transform:
+// {"type": "linear", "bias": true} or {"type": "mlp", "hidden": [64] (or 64),
+// "activation": "relu", "bias": true} (Linear, then activation and Linear per hidden
+// width, torch's Sequential names 0, 1, 2, ...).
+struct LayerSpec {
+  bool mlp = false;
+  bool bias = true;
+  std::vector<int64_t> hidden;
+  std::string activation;  // MLP activation (nn::MLPOptions default unless the spec names one)
+  // The layer for in_dim -> out_dim, parameters drawn from gen.
+  std::shared_ptr<nn::Layer> build(int64_t in_dim, int64_t out_dim, Generator& gen) const;
+};
+// Parses spec (an object). what names the option in messages ("VectorQuantize.vq_bridge");
+// type_hint is appended to the unknown-type message. ConfigError for an unknown type or
+// key, hidden widths < 1, an unknown activation.
+LayerSpec parse_layer_spec(const nlohmann::json& spec, const std::string& what, const std::string& type_hint = "");
 
 // Parses a vq_bridge spec (above). Throws ConfigError naming the unknown type or key,
 // or a wrong value (hidden widths < 1, unknown activation). Like one Python module

@@ -114,6 +114,27 @@ std::vector<float> transform_weights(const float* w, int64_t O, int64_t C) {
   return U;
 }
 
+// The input transform of tiles [t0, t0 + nk) of the 16-image group x16 into vb
+// ([16][C][nk * 16]).
+void transform_input_block(ConvIsa isa, const float* x16, int64_t C, const Tiles& t, int64_t t0, int64_t nk,
+                           float* vb) {
+  const int64_t n = nk * kWinoLanes;
+  WinoInArgs in;
+  in.x16 = x16;
+  in.C = C;
+  in.Hp = t.Hp;
+  in.Wp = t.Wp;
+  in.th = t.th;
+  in.tw = t.tw;
+  in.nt = t.tiles;
+  in.t0 = t0;
+  in.nk = static_cast<int>(nk);
+  in.v = vb;
+  in.v_xi = C * n;
+  in.v_c = n;
+  run_in(isa, in);
+}
+
 // One group's convolution in L16 layout: x16 [C][Hp][Wp][16] -> y16 [O][Hy][Wy][16],
 // blocks of about kTilesPerBlock tiles through the input transform (into vb
 // [16][C][kBlockPos]) and the fused GEMMs + output transform.
@@ -122,20 +143,7 @@ void conv_group(ConvIsa isa, const float* x16, int64_t C, int64_t O, const float
   for (int64_t blk = 0; blk < t.nblk; ++blk) {
     const int64_t t0 = blk * t.tiles / t.nblk, nk = (blk + 1) * t.tiles / t.nblk - t0;
     const int64_t n = nk * kWinoLanes;  // positions of this block
-    WinoInArgs in;
-    in.x16 = x16;
-    in.C = C;
-    in.Hp = t.Hp;
-    in.Wp = t.Wp;
-    in.th = t.th;
-    in.tw = t.tw;
-    in.nt = t.tiles;
-    in.t0 = t0;
-    in.nk = static_cast<int>(nk);
-    in.v = vb;
-    in.v_xi = C * n;
-    in.v_c = n;
-    run_in(isa, in);
+    transform_input_block(isa, x16, C, t, t0, nk, vb);
     WinoFwdArgs fa;
     fa.v = vb;
     fa.C = C;
@@ -255,20 +263,7 @@ void conv2d_wino_backward(float* dx, float* dw, float* dbias, const float* dy, c
       for (int64_t blk = 0; blk < nblk; ++blk) {
         const int64_t t0 = blk * t.tiles / nblk, nk = (blk + 1) * t.tiles / nblk - t0;
         const int64_t n = nk * kWinoLanes;
-        WinoInArgs in;
-        in.x16 = x16;
-        in.C = C;
-        in.Hp = t.Hp;
-        in.Wp = t.Wp;
-        in.th = t.th;
-        in.tw = t.tw;
-        in.nt = t.tiles;
-        in.t0 = t0;
-        in.nk = static_cast<int>(nk);
-        in.v = vb;
-        in.v_xi = C * n;
-        in.v_c = n;
-        run_in(isa, in);
+        transform_input_block(isa, x16, C, t, t0, nk, vb);
         WinoDyArgs dya;
         dya.dy16 = dy16 + (t.Wp + 1) * kWinoLanes;  // output (0, 0) of the plane
         dya.O = O;
