@@ -31,27 +31,8 @@ ACTIVATIONS = {
 }
 
 
-def make_bridge(spec, d):
-    kind = spec["type"]
-    bias = spec.get("bias", True)
-    if kind == "linear":
-        return nn.Linear(d, d, bias=bias)
-    assert kind == "mlp", kind
-    hidden = spec.get("hidden", [])
-    if isinstance(hidden, int):
-        hidden = [hidden]
-    dims = [d, *hidden, d]
-    act = ACTIVATIONS[spec.get("activation", "relu")]
-    layers = []
-    for i in range(len(dims) - 1):
-        layers.append(nn.Linear(dims[i], dims[i + 1], bias=bias))
-        if i + 2 < len(dims):
-            layers.append(act())
-    return nn.Sequential(*layers)
-
-
 def make_transform(spec, d_in, d_out):
-    """SimVQ's codebook_transform: the same specs, mapping d_in -> d_out."""
+    """A layer spec ("linear" / "mlp") mapping d_in -> d_out: SimVQ's codebook_transform."""
     bias = spec.get("bias", True)
     if spec["type"] == "linear":
         return nn.Linear(d_in, d_out, bias=bias)
@@ -67,6 +48,11 @@ def make_transform(spec, d_in, d_out):
         if i + 2 < len(dims):
             layers.append(act())
     return nn.Sequential(*layers)
+
+
+def make_bridge(spec, d):
+    """A vq_bridge: the same specs, mapping the code width d to itself."""
+    return make_transform(spec, d, d)
 
 
 def make_optimizer_factory(spec):
